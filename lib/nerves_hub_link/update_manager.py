@@ -1,0 +1,395 @@
+"""Update manager: what to do with a server ``update`` (NervesHubLink >= 2.9 / HEAD rules).
+
+Transition table (``status``)::
+
+    status    input                                  next      pushed to the server
+    idle      update, no public key                  idle      status failed "Refusing unverified..."
+    idle      update, client says apply              updating  received, then started per request
+    idle      update, client says ignore [reason]    idle      received, ignored {reason}
+    idle      update, client says reschedule         idle      received, rescheduled {delay_for}
+                                                               (a local timer asks again later)
+    updating  update                                 updating  nothing (duplicate dropped)
+    updating  applier progress                       updating  fwup_progress {stage, value}, throttled
+    updating  download + apply done                  idle      fwup_progress 100, completed; reboot
+    updating  download / fwup / other error          idle      failed {reason}; no reboot
+
+The update itself (``_run``) streams the download into a fwup applier (``StreamingUpdater``
+of NervesHubLink): every HTTP chunk is fed to ``applier.feed``; a 200 on a resume makes a
+fresh applier (never spliced). Keys: ``fwup_public_keys`` pushed by the server replace the
+list (non-strings dropped, an empty list never clears it); ``add_key``/``remove_key`` change
+it at run time. Time (``ticks_ms``, ``sleep_ms``) and task spawning are injected.
+Largest buffer: none of its own (the downloader's and the applier's).
+"""
+
+from nerves_hub_link import log
+from nerves_hub_link.download import Downloader, redact
+from nerves_hub_link.errors import DownloadError, FwupError, NervesHubError, UpdateError
+from nerves_hub_link.progress import ProgressThrottle, percent
+from nerves_hub_link.update_info import UpdateInfo
+
+IDLE = "idle"
+UPDATING = "updating"
+
+NO_KEYS_REASON = "Refusing unverified firmware : no public keys available"
+MIN_RESCHEDULE_MINUTES = 5
+
+
+class KeyRing:
+    """An ordered list of base64 public keys (trimmed, unique)."""
+
+    def __init__(self, keys=()):
+        self._keys = []
+        for k in keys or ():
+            self.add(k)
+
+    def add(self, key):
+        if isinstance(key, str) and key.strip() and key.strip() not in self._keys:
+            self._keys.append(key.strip())
+
+    def remove(self, key):
+        k = key.strip() if isinstance(key, str) else key
+        if k in self._keys:
+            self._keys.remove(k)
+
+    def replace(self, keys):
+        """Server push: keep only strings; an empty result never clears the ring."""
+        if not isinstance(keys, list):
+            return False
+        fresh = KeyRing(k for k in keys if isinstance(k, str))
+        if not fresh._keys:
+            return False
+        self._keys = fresh._keys
+        return True
+
+    def list(self):
+        return list(self._keys)
+
+    def __len__(self):
+        return len(self._keys)
+
+
+def default_update_available(info, firmware=None, kv=None):
+    """NervesHubLink's default client: ignore the firmware that is already running."""
+    running = None
+    if firmware is not None:
+        running = firmware.active_uuid()
+    elif kv is not None:
+        slot = kv.get("nerves_fw_active") or "a"
+        running = kv.get(slot + ".nerves_fw_uuid")
+    if running and info.firmware_meta.uuid == running:
+        return "ignore"
+    return "apply"
+
+
+def normalize_decision(answer):
+    """``(kind, arg, reason)`` for a client answer; anything unknown means apply.
+
+    Accepted: ``"apply"``, ``"ignore"``, ``("ignore", reason)``, ``("reschedule", ms)``,
+    ``("reschedule", minutes, reason)`` (like the Elixir 3-tuple, in minutes).
+    """
+    if answer == "apply":
+        return "apply", None, None
+    if answer == "ignore":
+        return "ignore", None, ""
+    if isinstance(answer, (tuple, list)) and answer:
+        kind = answer[0]
+        if kind == "ignore" and len(answer) == 2 and isinstance(answer[1], str):
+            return "ignore", None, answer[1]
+        if kind == "reschedule" and len(answer) in (2, 3):
+            t = answer[1]
+            if not isinstance(t, bool) and isinstance(t, (int, float)) and t > 0:
+                if len(answer) == 2:
+                    minutes = int(t / 60000 + 0.5)
+                    return "reschedule", int(t), (max(MIN_RESCHEDULE_MINUTES, minutes), None)
+                if isinstance(answer[2], str):
+                    minutes = max(MIN_RESCHEDULE_MINUTES, int(t + 0.5))
+                    return "reschedule", int(t * 60000), (minutes, answer[2])
+    log.warning("update_available returned %r; applying the update", answer)
+    return "apply", None, None
+
+
+def applier_factory(dev, task="upgrade", env=None):
+    """``factory(public_keys, events) -> Applier`` for ``dev`` (the fwup engine, lazily)."""
+
+    def make(public_keys, events):
+        from nerves_hub_link.fwup.applier import Applier
+
+        return Applier(dev, task, public_keys=public_keys, env=env, events=events)
+
+    return make
+
+
+def _is_awaitable(r):
+    return r is not None and hasattr(r, "send")
+
+
+class UpdateManager:
+    """Decides on updates and runs them (see the module docstring).
+
+    ``push(event, payload)`` sends on the ``device`` topic (a coroutine result is spawned).
+    ``client`` may define ``update_available``, ``handle_fwup_message``, ``handle_error``
+    and ``reboot``; missing ones get NervesHubLink's defaults. ``firmware`` is a
+    ``firmware.Firmware`` (active uuid, A/B trial after the update). ``make_applier`` is
+    ``applier_factory(...)``. ``spawn(coro)`` starts a task (default ``asyncio.create_task``).
+    """
+
+    def __init__(self, push, make_applier, open_connection, ticks_ms, client=None,
+                 firmware=None, fwup_public_keys=(), sleep_ms=None, spawn=None, retry=None,
+                 reboot=None, network_interface=None, download_progress=False):
+        self.push = push
+        self.make_applier = make_applier
+        self.open_connection = open_connection
+        self.ticks_ms = ticks_ms
+        self.sleep_ms = sleep_ms
+        self.client = client
+        self.firmware = firmware
+        self.keys = KeyRing(fwup_public_keys)
+        self.spawn = spawn or _create_task
+        self.retry = retry
+        self.reboot = reboot
+        self.network_interface = network_interface
+        self.download_progress = download_progress
+        self.status = IDLE
+        self.update_info = None
+        self.last_result = None  # ("completed" | "failed", reason) of the last update
+        self.task = None
+        self._timer_token = 0
+        self.rescheduled = None  # UpdateInfo waiting for its timer
+        self._apply_progress = ProgressThrottle()
+        self._dl_progress = ProgressThrottle()
+
+    # --- server messages ------------------------------------------------------------
+    def on_update(self, payload):
+        """Handler for the ``update`` event. Returns the resulting status."""
+        try:
+            info = UpdateInfo.parse(payload)
+        except UpdateError as e:
+            log.warning("ignoring update message: %s", e)
+            return self.status
+        return self.apply_update(info)
+
+    def on_fwup_public_keys(self, payload):
+        """Handler for ``fwup_public_keys``: replace the keys (never cleared by [])."""
+        keys = payload.get("keys") if isinstance(payload, dict) else None
+        if self.keys.replace(keys):
+            log.info("firmware public keys from the server: %d", len(self.keys))
+        else:
+            log.warning("ignoring fwup_public_keys without usable keys: %r", keys)
+
+    def add_key(self, key):
+        self.keys.add(key)
+
+    def remove_key(self, key):
+        self.keys.remove(key)
+
+    @property
+    def currently_downloading_uuid(self):
+        return self.update_info.firmware_meta.uuid if self.update_info else None
+
+    # --- decisions ------------------------------------------------------------------
+    def apply_update(self, info):
+        if self.status == UPDATING:
+            log.info("update %s ignored: an update is already running", info.uuid)
+            return self.status
+        self._cancel_timer()
+        keys = self.keys.list()
+        if not keys:
+            log.error("refusing update %s: no firmware public keys configured", info.uuid)
+            self._status("failed", reason=NO_KEYS_REASON)
+            return self.status
+        self._status("received")
+        kind, arg, extra = normalize_decision(self._ask(info))
+        if kind == "ignore":
+            self._status("ignored", reason=extra)
+        elif kind == "reschedule":
+            minutes, reason = extra
+            if reason is None:
+                self._status("rescheduled", delay_for=minutes)
+            else:
+                self._status("rescheduled", delay_for=minutes, reason=reason)
+            self._start_timer(info, arg)
+        else:
+            self._start(info, keys)
+        return self.status
+
+    def _ask(self, info):
+        fn = getattr(self.client, "update_available", None) if self.client else None
+        if fn is None:
+            return default_update_available(info, self.firmware)
+        try:
+            return fn(info)
+        except Exception as e:  # user code: log and fall back like Client.apply_wrap
+            log.exception("update_available", e)
+            return ("error", e)
+
+    def _start_timer(self, info, ms):
+        self._timer_token += 1
+        self.rescheduled = info
+        self.spawn(self._fire_later(info, ms, self._timer_token))
+
+    def _cancel_timer(self):
+        self._timer_token += 1
+        self.rescheduled = None
+
+    async def _fire_later(self, info, ms, token):
+        await self._sleep(ms)
+        if token == self._timer_token:
+            self.rescheduled = None
+            self.apply_update(info)
+
+    # --- running an update ----------------------------------------------------------
+    def _start(self, info, keys):
+        self.status = UPDATING
+        self.update_info = info
+        self._apply_progress.reset()
+        self._dl_progress.reset()
+        self.task = self.spawn(self.run_update(info, keys))
+
+    async def run_update(self, info, keys):
+        """Download and apply ``info``; always ends with ``completed`` or ``failed``."""
+        previous_slot = self.firmware.active() if self.firmware else None
+        sink = _ApplierSink(self, keys)
+        try:
+            d = Downloader(info.firmware_url, sink, self.open_connection, self.ticks_ms,
+                           self.sleep_ms, self.retry, listener=self._on_download)
+            log.state("update", "downloading %s (%s)" % (info.uuid, redact(info.firmware_url)))
+            await d.run()
+            sink.finish()
+        except DownloadError as e:
+            return await self._failed("Download failed : %s" % e, e)
+        except FwupError as e:
+            return await self._failed("FWUP error : %s" % e, e)
+        except NervesHubError as e:
+            return await self._failed("Update failed : %s" % e, e)
+        except Exception as e:  # a bug must not leave the manager stuck in "updating"
+            return await self._failed("Unexpected error : %s: %s" % (type(e).__name__, e), e)
+        if self.firmware is not None:
+            reload = getattr(self.firmware.kv, "reload", None)
+            if reload:
+                reload()
+            self.firmware.after_update(previous_slot)
+        self._progress("updating", 100, force=True)
+        self._status("completed")
+        log.state("update", "completed %s" % info.uuid)
+        self._done("completed", None)
+        await self._reboot()
+
+    async def _failed(self, reason, err):
+        log.state("update", "failed: %s" % reason)
+        self._status("failed", reason=reason)
+        self._done("failed", reason)
+        handler = getattr(self.client, "handle_error", None) if self.client else None
+        if handler:
+            try:
+                r = handler(err)
+                if _is_awaitable(r):
+                    await r
+            except Exception as e:
+                log.exception("handle_error", e)
+
+    def _done(self, result, reason):
+        self.status = IDLE
+        self.update_info = None
+        self.last_result = (result, reason)
+
+    async def _reboot(self):
+        fn = self.reboot
+        if fn is None and self.client is not None:
+            fn = getattr(self.client, "reboot", None)
+        if fn is None:
+            log.warning("update applied; no reboot callback, the new firmware runs after a reboot")
+            return
+        try:
+            r = fn()
+            if _is_awaitable(r):
+                await r
+        except Exception as e:
+            log.exception("reboot", e)
+
+    # --- events ---------------------------------------------------------------------
+    def _on_download(self, event, info):
+        if event == "request":
+            iface = None
+            if self.network_interface is not None:
+                try:
+                    iface = self.network_interface()
+                except Exception as e:  # a failed probe must not stop the update
+                    log.exception("network_interface", e)
+            self._status("started", downloader_network_interface=iface)
+        elif event == "progress":
+            if self.download_progress and info.get("total"):
+                self._progress("downloading", percent(info["offset"], info["total"]))
+        elif event == "retry":
+            log.warning("download interrupted (%s), retry %d in %d ms from byte %d",
+                        info["reason"], info["retry_number"], info["delay_ms"], info["offset"])
+        elif event == "restart":
+            log.warning("server ignored the Range request: restarting the apply from byte 0")
+
+    def on_fwup_message(self, msg):
+        """Applier event: ``("progress", n)``, ``("warning"|"error"|"ok", code, text)``."""
+        fn = getattr(self.client, "handle_fwup_message", None) if self.client else None
+        if fn:
+            try:
+                fn(msg)
+            except Exception as e:
+                log.exception("handle_fwup_message", e)
+        if isinstance(msg, (tuple, list)) and msg and msg[0] == "progress":
+            # 100 is only sent with ``completed``, after the slot switch succeeded
+            self._progress("updating", min(msg[1], 99))
+
+    def _progress(self, stage, value, force=False):
+        throttle = self._dl_progress if stage == "downloading" else self._apply_progress
+        if force:
+            v = value
+        else:
+            v = throttle.offer(value, self.ticks_ms())
+            if v is None:
+                return
+        self._push("fwup_progress", {"stage": stage, "value": v})
+
+    def _status(self, status, **fields):
+        payload = {"status": status}
+        payload.update(fields)
+        self._push("status_update", payload)
+
+    def _push(self, event, payload):
+        try:
+            r = self.push(event, payload)
+        except Exception as e:  # offline: the server learns the outcome at the next join
+            log.warning("could not push %s %r: %s", event, payload, e)
+            return
+        if _is_awaitable(r):
+            self.spawn(r)
+
+    async def _sleep(self, ms):
+        if self.sleep_ms is not None:
+            await self.sleep_ms(ms)
+        else:
+            import asyncio
+
+            await asyncio.sleep(ms / 1000)
+
+
+class _ApplierSink:
+    """Downloader sink feeding a fwup applier; ``restart`` makes a fresh one."""
+
+    def __init__(self, manager, keys):
+        self.manager = manager
+        self.keys = keys
+        self.applier = None
+        self.restart()
+
+    def restart(self):
+        self.applier = self.manager.make_applier(self.keys, self.manager.on_fwup_message)
+
+    def write(self, chunk):
+        self.applier.feed(chunk)
+
+    def finish(self):
+        self.applier.finish()
+
+
+def _create_task(coro):
+    import asyncio
+
+    return asyncio.create_task(coro)
