@@ -5,6 +5,7 @@ import sys
 
 for _p in ("tests/doubles", "boards/common", "boards/esp32"):
     sys.path.insert(0, _p)
+import boardkit  # noqa: E402
 import esp32  # noqa: E402
 import machine  # noqa: E402
 import nhl_esp32  # noqa: E402
@@ -17,24 +18,15 @@ if not IS_MICROPYTHON:
     # Keep the doubles out of other CPython test modules' imports.
     for _p in ("tests/doubles", "boards/common", "boards/esp32"):
         sys.path.remove(_p)
-    for _m in ("esp32", "machine", "nhl_esp32", "nhl_flashmap", "nhl_envkv"):
+    for _m in ("boardkit", "esp32", "machine", "nhl_esp32", "nhl_flashmap", "nhl_envkv"):
         sys.modules.pop(_m, None)
 
-ENV_FILE = "tests/portable/.tmp_esp32_env.bin"
+ENV_FILE = boardkit.tmpdir() + "/esp32_env.bin"
 OTA0 = 0x20000
 OTA1 = 0x40000
 
 
-def image(n, seed):
-    """An app image the double's set_boot() accepts: 0xE9 magic, 4 segments, then data."""
-    b = bytearray(n)
-    x = seed
-    for i in range(n):
-        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
-        b[i] = x >> 16 & 0xFF
-    b[0] = 0xE9
-    b[1] = 4
-    return bytes(b)
+image = boardkit.image
 
 
 def fresh(table=esp32.DEFAULT_TABLE, running="ota_0", img=None):

@@ -1,0 +1,177 @@
+"""Pico W / Pico 2 W board HAL: app-only A/B updates on the VFS.
+
+Mainline MicroPython cannot write the RP2040/RP2350 firmware area from Python, so an update
+replaces the application, not the firmware. Each slot is a directory on the filesystem
+(``/nhl/a``, ``/nhl/b``); the archive's resources (the app's ``.py``/``.mpy`` files, or one
+ROMFS image) are written into the *next* slot with fwup's ``path_write`` action
+(``boards/rp2/fwup.conf``). The firmware KV is a U-Boot environment in the file
+``/nhl/fwenv.bin``, which is also the fwup device (the archive's ``uboot_setenv`` actions
+switch ``nerves_fw_active``), so the same archive format and KV keys as every other board
+apply.
+
+At boot ``boot()`` runs ``nerves_hub_link.firmware``'s bootcount logic (one trial boot:
+a slot that fails to validate is abandoned on the next boot), then puts the active slot's
+directory first on ``sys.path`` so ``import app`` loads that slot's application.
+``PathGuard`` confines ``path_write`` to the next slot: the running app's files are never
+written. Largest buffer: one environment (8 KiB) while the KV is read or written.
+"""
+
+import os
+import sys
+
+import machine
+from nerves_hub_link import firmware
+from nerves_hub_link.errors import UpdateError
+from nhl_envkv import EnvKV
+from nhl_flashmap import FWUP_BLOCK, FileWindow, FlashMap
+
+ROOT = "/nhl"
+ENV_NAME = "fwenv.bin"
+ENV_BLOCK_OFFSET = 0
+ENV_BLOCK_COUNT = 16  # 8 KiB
+APP_FILES = ("app.mpy", "app.py", "app/__init__.mpy", "app/__init__.py")
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def _mkdirs(path):
+    cur = "/" if path.startswith("/") else ""
+    for part in path.split("/"):
+        if not part:
+            continue
+        cur = cur + part if cur in ("", "/") else cur + "/" + part
+        if not _exists(cur):
+            os.mkdir(cur)
+
+
+def _rmtree(path):
+    for name in os.listdir(path):
+        p = path + "/" + name
+        if os.stat(p)[0] & 0x4000:
+            _rmtree(p)
+            os.rmdir(p)
+        else:
+            os.remove(p)
+
+
+class Rp2Board:
+    """Slot directories, the fwup device and the firmware KV of one Pico W."""
+
+    def __init__(self, root=ROOT):
+        self.root = root
+        for slot in firmware.SLOTS:
+            _mkdirs(self.slot_dir(slot))
+        self.dev = FlashMap()
+        self.dev.add(ENV_BLOCK_OFFSET,
+                     FileWindow(root + "/" + ENV_NAME, ENV_BLOCK_COUNT * FWUP_BLOCK, "env"))
+        self.kv = EnvKV(self.dev, ENV_BLOCK_OFFSET, ENV_BLOCK_COUNT)
+        self.fw = firmware.Firmware(self.kv, bootlimit=1)
+        self.slot = None
+        self.running = self.fw.active()
+
+    def slot_dir(self, slot):
+        return self.root + "/" + slot
+
+    def has_app(self, slot):
+        d = self.slot_dir(slot)
+        for name in APP_FILES:
+            if _exists(d + "/" + name):
+                return True
+        return False
+
+    def boot(self):
+        """Pick the slot to run (call first in ``main.py``): returns the firmware state.
+
+        A trial slot that did not validate during its one trial boot is abandoned here and
+        the previous slot runs again (``firmware.REVERTED``). The chosen slot's directory
+        goes first on ``sys.path``; ``self.slot`` is None when no slot holds an app yet.
+        """
+        state = self.fw.validate_on_boot()
+        slot = self.fw.active()
+        if not self.has_app(slot):
+            slot = None
+        if slot is not None:
+            d = self.slot_dir(slot)
+            if d not in sys.path:
+                sys.path.insert(0, d)
+        self.slot = slot
+        self.running = self.fw.active()
+        return state
+
+    def next_slot(self):
+        return firmware.other_slot(self.running)
+
+    def prepare(self):
+        """Empty the next slot before an archive writes into it; returns its name.
+
+        Stale modules of an older app must not survive next to the new ones.
+        """
+        slot = self.next_slot()
+        _rmtree(self.slot_dir(slot))
+        return slot
+
+    def path_guard(self):
+        """A ``PathGuard`` that lets ``path_write`` reach the next slot only."""
+        return PathGuard(self.slot_dir(self.next_slot()))
+
+    def activate(self, previous=None):
+        """After ``Applier.finish()``: the slot the archive switched to boots next, on trial.
+
+        ``previous`` is the slot that was active while the archive was applied (default: the
+        one active when this HAL was made or booted).
+        """
+        previous = previous or self.running
+        new = self.fw.after_update(previous)
+        if new is None:
+            raise UpdateError("the archive did not switch slots: nerves_fw_active is still %r"
+                              % previous,
+                              "apply the 'upgrade' task of an A/B archive (boards/rp2/fwup.conf)")
+        if not self.has_app(new):
+            self.kv.set({"nerves_fw_active": previous, "upgrade_available": "0"})
+            raise UpdateError("slot %r holds no app after the update (looked for %s in %s)"
+                              % (new, "/".join(APP_FILES), self.slot_dir(new)),
+                              "the archive must path_write app.py or app.mpy into the slot")
+        return new
+
+    def mark_valid(self):
+        self.fw.mark_valid()
+
+    def revert(self, reboot=True):
+        self.fw.revert()
+        if reboot:
+            self.reboot()
+
+    def reboot(self):
+        machine.reset()
+
+    def i2c(self, bus=0, scl=None, sda=None, freq=100000):
+        """``machine.I2C`` for a NervesKey (Pico W: I2C0 on GP4/GP5 by default)."""
+        if scl is None:
+            return machine.I2C(bus, freq=freq)
+        return machine.I2C(bus, scl=machine.Pin(scl), sda=machine.Pin(sda), freq=freq)
+
+
+class PathGuard:
+    """Maps archive ``path_write`` targets into one slot directory and refuses the rest.
+
+    ``resolve(path)`` accepts paths inside the slot (``/nhl/b/app.mpy``) and returns them;
+    anything else (the running slot, ``..``, ``/main.py``) raises ``UpdateError``.
+    """
+
+    def __init__(self, slot_dir):
+        self.slot_dir = slot_dir
+
+    def resolve(self, path):
+        parts = path.split("/")
+        if ".." in parts or not path.startswith(self.slot_dir + "/"):
+            raise UpdateError("path_write to %r is outside the slot being updated (%s)"
+                              % (path, self.slot_dir),
+                              "an app-only archive may write only into the next slot")
+        _mkdirs(path[:path.rindex("/")])
+        return path

@@ -1,0 +1,50 @@
+"""Helpers for the board tests (both interpreters): scratch paths and fake app images."""
+
+import sys
+
+
+def tmpdir(name=""):
+    """``build/tmp_boards/<interpreter>[/name]``, created if missing (relative to the repo root)."""
+    import os
+
+    path = ""
+    for part in ("build", "tmp_boards", sys.implementation.name, name):
+        if not part:
+            continue
+        path = path + "/" + part if path else part
+        try:
+            os.mkdir(path)
+        except OSError:
+            pass
+    return path
+
+
+def rmtree(path):
+    import os
+
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return
+    for n in names:
+        p = path + "/" + n
+        try:
+            os.remove(p)
+        except OSError:
+            rmtree(p)
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
+def image(n, seed):
+    """An ESP32 app image the esp32 double accepts: 0xE9 magic, 4 segments, then noise."""
+    b = bytearray(n)
+    x = seed
+    for i in range(n):
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+        b[i] = x >> 16 & 0xFF
+    b[0] = 0xE9
+    b[1] = 4
+    return bytes(b)
