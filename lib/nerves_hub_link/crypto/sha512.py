@@ -1,10 +1,14 @@
 """SHA-512 (FIPS 180-4), pure Python, streaming.
 
-``Sha512Plain()`` has ``update(data)`` and ``digest()``. ``Sha512`` is the fastest
-pure variant for this interpreter (viper on MicroPython when available).
-Largest buffer: one 128-byte block plus the 80-word schedule.
+``Sha512Plain()`` has ``update(data)`` and ``digest()`` (once). ``Sha512`` is the
+fastest pure variant on this interpreter: ``Sha512Viper`` (32-bit word halves,
+compiled at import) on MicroPython with the viper emitter, else ``Sha512Plain``.
+Largest buffers: a 128-byte block plus the 80-word schedule (viper state 1344 bytes).
 """
 
+import struct
+
+from nerves_hub_link.crypto import _emit
 from nerves_hub_link.errors import CryptoError
 
 _M64 = 0xFFFFFFFFFFFFFFFF
@@ -106,9 +110,217 @@ class Sha512Plain:
         return b"".join(x.to_bytes(8, "big") for x in self._h)
 
 
+# -- viper variant --------------------------------------------------------------
+# State words (32-bit, (lo, hi) pairs): H 0..15, W 16..175, K 176..335.
+_ST_WORDS = 336
+
+
+def _rot(out, ind, dst, x, n):
+    """dst = rotr64(x, n) into (dst+'l', dst+'h') (n != 32), or shr when n < 0."""
+    if n < 0:
+        n = -n
+        out.append("%s%sl = ((%sl >> %d) | (%sh << %d)) & M" % (ind, dst, x, n, x, 32 - n))
+        out.append("%s%sh = %sh >> %d" % (ind, dst, x, n))
+        return
+    lo, hi = x + "l", x + "h"
+    if n > 32:
+        lo, hi = hi, lo
+        n -= 32
+    out.append("%s%sl = ((%s >> %d) | (%s << %d)) & M" % (ind, dst, lo, n, hi, 32 - n))
+    out.append("%s%sh = ((%s >> %d) | (%s << %d)) & M" % (ind, dst, hi, n, lo, 32 - n))
+
+
+def _sigma(out, ind, dst, x, rots):
+    _rot(out, ind, dst, x, rots[0])
+    for n in rots[1:]:
+        _rot(out, ind, "r", x, n)
+        out.append("%s%sl ^= rl" % (ind, dst))
+        out.append("%s%sh ^= rh" % (ind, dst))
+
+
+def _viper_source(wide):
+    add = _emit.add64
+    i8 = "            "
+    sched = []
+    sched.append(i8 + "xl = uint(st[j - 4])")
+    sched.append(i8 + "xh = uint(st[j - 3])")
+    _sigma(sched, i8, "w", "x", (19, 61, -6))
+    sched.append(i8 + "xl = uint(st[j - 30])")
+    sched.append(i8 + "xh = uint(st[j - 29])")
+    _sigma(sched, i8, "s", "x", (1, 8, -7))
+    add(sched, i8, "w", "s", wide)
+    sched.append(i8 + "sl = uint(st[j - 14])")
+    sched.append(i8 + "sh = uint(st[j - 13])")
+    add(sched, i8, "w", "s", wide)
+    sched.append(i8 + "sl = uint(st[j - 32])")
+    sched.append(i8 + "sh = uint(st[j - 31])")
+    add(sched, i8, "w", "s", wide)
+    sched.append(i8 + "st[j] = wl")
+    sched.append(i8 + "st[j + 1] = wh")
+    rnd = []
+    _sigma(rnd, i8, "t", "e", (14, 18, 41))
+    add(rnd, i8, "t", "h", wide)
+    rnd.append(i8 + "sl = (el & fl) ^ (~el & gl)")
+    rnd.append(i8 + "sh = (eh & fh) ^ (~eh & gh)")
+    add(rnd, i8, "t", "s", wide)
+    rnd.append(i8 + "sl = uint(st[176 + j])")
+    rnd.append(i8 + "sh = uint(st[177 + j])")
+    add(rnd, i8, "t", "s", wide)
+    rnd.append(i8 + "sl = uint(st[16 + j])")
+    rnd.append(i8 + "sh = uint(st[17 + j])")
+    add(rnd, i8, "t", "s", wide)
+    _sigma(rnd, i8, "u", "a", (28, 34, 39))
+    rnd.append(i8 + "sl = (al & bl) ^ (al & cl) ^ (bl & cl)")
+    rnd.append(i8 + "sh = (ah & bh) ^ (ah & ch) ^ (bh & ch)")
+    add(rnd, i8, "u", "s", wide)
+    for x, y in (("h", "g"), ("g", "f"), ("f", "e")):
+        rnd.append("%s%sl = %sl" % (i8, x, y))
+        rnd.append("%s%sh = %sh" % (i8, x, y))
+    rnd.append(i8 + "el = dl")
+    rnd.append(i8 + "eh = dh")
+    add(rnd, i8, "e", "t", wide)
+    for x, y in (("d", "c"), ("c", "b"), ("b", "a")):
+        rnd.append("%s%sl = %sl" % (i8, x, y))
+        rnd.append("%s%sh = %sh" % (i8, x, y))
+    rnd.append(i8 + "al = tl")
+    rnd.append(i8 + "ah = th")
+    add(rnd, i8, "a", "u", wide)
+    load = []
+    fin = []
+    i4 = "        "
+    for k, v in enumerate("abcdefgh"):
+        load.append("%s%sl = uint(st[%d])" % (i4, v, 2 * k))
+        load.append("%s%sh = uint(st[%d])" % (i4, v, 2 * k + 1))
+        fin.append("%ssl = uint(st[%d])" % (i4, 2 * k))
+        fin.append("%ssh = uint(st[%d])" % (i4, 2 * k + 1))
+        add(fin, i4, "s", v, wide)
+        fin.append("%sst[%d] = sl" % (i4, 2 * k))
+        fin.append("%sst[%d] = sh" % (i4, 2 * k + 1))
+    return (_VIPER_TEMPLATE.replace("@SCHED@", "\n".join(sched))
+            .replace("@LOAD@", "\n".join(load)).replace("@ROUND@", "\n".join(rnd))
+            .replace("@FIN@", "\n".join(fin)))
+
+
+# blocks(state, data, offset, n): compress n 128-byte blocks of data from offset.
+_VIPER_TEMPLATE = """
+@micropython.viper
+def blocks(st: ptr32, data: ptr8, off: int, nblocks: int):
+    M = uint(0xFFFF) | (uint(0xFFFF) << 16)
+    blk = 0
+    while blk < nblocks:
+        p = off + blk * 128
+        j = 16
+        while j < 48:
+            st[j + 1] = ((uint(data[p]) << 24) | (uint(data[p + 1]) << 16)
+                         | (uint(data[p + 2]) << 8) | uint(data[p + 3]))
+            st[j] = ((uint(data[p + 4]) << 24) | (uint(data[p + 5]) << 16)
+                     | (uint(data[p + 6]) << 8) | uint(data[p + 7]))
+            p += 8
+            j += 2
+        while j < 176:
+@SCHED@
+            j += 2
+@LOAD@
+        j = 0
+        while j < 160:
+@ROUND@
+            j += 2
+@FIN@
+        blk += 1
+"""
+
+
+def _template_state():
+    st = bytearray(4 * _ST_WORDS)
+    for i in range(8):
+        struct.pack_into("<II", st, 8 * i, IV[i] & 0xFFFFFFFF, IV[i] >> 32)
+    for i in range(80):
+        struct.pack_into("<II", st, 4 * 176 + 8 * i, K[i] & 0xFFFFFFFF, K[i] >> 32)
+    return st
+
+
+class _Sha512ViperBase:
+    digest_size = 64
+    block_size = 128
+    _blocks = None
+
+    def __init__(self, data=None):
+        self._st = bytearray(_TEMPLATE)
+        self._buf = bytearray(128)
+        self._n = 0
+        self._len = 0
+        self._done = False
+        if data:
+            self.update(data)
+
+    def update(self, data):
+        if self._done:
+            raise CryptoError("SHA-512: update() after digest()")
+        n = len(data)
+        self._len += n
+        pos = 0
+        if self._n:
+            take = min(128 - self._n, n)
+            self._buf[self._n:self._n + take] = memoryview(data)[:take]
+            self._n += take
+            if self._n < 128:
+                return
+            self._blocks(self._st, self._buf, 0, 1)
+            self._n = 0
+            pos = take
+        full = (n - pos) >> 7
+        if full:
+            self._blocks(self._st, data, pos, full)
+            pos += full << 7
+        if pos < n:
+            self._buf[0:n - pos] = memoryview(data)[pos:]
+            self._n = n - pos
+
+    def digest(self):
+        if self._done:
+            raise CryptoError("SHA-512: digest() called twice")
+        bits = self._len * 8
+        pad = 111 - self._n if self._n < 112 else 239 - self._n
+        self.update(b"\x80" + bytes(pad) + bits.to_bytes(16, "big"))
+        self._done = True
+        w = struct.unpack_from("<16I", self._st, 0)
+        return struct.pack(">16I", *[w[i ^ 1] for i in range(16)])
+
+
+_TEMPLATE = None
 Sha512 = Sha512Plain
+_variants = []
+
+
+def _setup():
+    global _TEMPLATE, Sha512
+    fast = _emit.build(_viper_source(_emit.WIDE), "blocks")
+    if fast is None:
+        return
+    _TEMPLATE = _template_state()
+
+    class Sha512Viper(_Sha512ViperBase):
+        """SHA-512 in viper code (MicroPython)."""
+
+        _blocks = staticmethod(fast)
+
+    Sha512 = Sha512Viper
+    _variants.append(Sha512Viper)
+    if _emit.WIDE:
+        narrow = _emit.build(_viper_source(False), "blocks")
+
+        class Sha512Viper32(_Sha512ViperBase):
+            """The 32-bit-word viper code (what MCUs run), kept for tests on 64-bit hosts."""
+
+            _blocks = staticmethod(narrow)
+
+        if narrow is not None:
+            _variants.append(Sha512Viper32)
 
 
 def implementations():
     """Every pure-Python SHA-512 class usable on this interpreter."""
-    return [Sha512Plain] if Sha512 is Sha512Plain else [Sha512Plain, Sha512]
+    return [Sha512Plain] + _variants
+
+
+_setup()
