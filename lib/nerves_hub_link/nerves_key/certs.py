@@ -47,6 +47,8 @@ class Validity:
         return (self.year, self.month, self.day, self.hour, 0, 0)
 
     def not_after(self):
+        # Same month/day/hour, later year. A 29 February issue date gives 29 February of a
+        # possibly non-leap year, as the template arithmetic does; kept for exact rebuilds.
         if self.expire_years == 0:
             return (9999, 12, 31, 23, 59, 59)
         return (self.year + self.expire_years, self.month, self.day, self.hour, 0, 0)
@@ -67,11 +69,17 @@ def decode_dates(b):
     v = (b[0] << 16) | (b[1] << 8) | b[2]
     year, month, day = 2000 + (v >> 19), (v >> 15) & 0x0F, (v >> 10) & 0x1F
     hour, expire = (v >> 5) & 0x1F, v & 0x1F
-    if not (1 <= month <= 12 and 1 <= day <= 31 and hour <= 23):
+    if not (1 <= month <= 12 and 1 <= day <= days_in_month(year, month) and hour <= 23):
         raise CertificateError(
             "impossible issue date in compressed certificate: %r -> %04d-%02d-%02d %02d:00"
             % (bytes(b), year, month, day, hour))
     return Validity(year, month, day, hour, expire)
+
+
+def days_in_month(year, month):
+    if month == 2:
+        return 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28
+    return 30 if month in (4, 6, 9, 11) else 31
 
 
 def encode_dates(year, month, day, hour, expire_years):
