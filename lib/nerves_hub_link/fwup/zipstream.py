@@ -11,7 +11,8 @@ Handler callbacks (``entry`` is an ``Entry``):
   False to skip it (inflated only to find its end; errors there just end the archive).
   It may set ``entry.limit``: more output than that raises ``ArchiveError``.
 * ``on_data(entry, chunk)``: ``chunk`` is only valid during the call. The entry's last chunk
-  is delivered only after the CRC/size check passed.
+  is delivered only after the CRC/size check passed. A skipped entry whose handler set
+  ``entry.peek = n`` delivers its first ``n`` bytes unchecked (fwup's signature read).
 * ``on_entry_end(entry)``.
 * ``on_end(error)``: the central directory (or a clean EOF at a header) was reached, or
   ``error`` (an ``ArchiveError``) ended the entry loop while reading a header or skipping.
@@ -63,6 +64,7 @@ class Entry:
         self.mtime = None  # Unix seconds from the UT extra field, if any
         self.zip64 = False
         self.limit = None
+        self.peek = 0  # deliver this many leading bytes of a skipped entry (no CRC check)
         self.offset = 0
 
     def __repr__(self):
@@ -398,8 +400,11 @@ class ZipStream:
                 self.held = bytes(chunk)
             else:
                 self.h.on_data(e, chunk)
-        elif e.usize and self.uread > e.usize and not e.zip64 and e.usize != 0xFFFFFFFF:
-            raise ArchiveError("ZIP entry %r is longer than its header says" % e.name)
+        else:
+            if e.peek > self.uread - n:
+                self.h.on_data(e, chunk[:e.peek - (self.uread - n)])
+            if e.usize and self.uread > e.usize and not e.zip64 and e.usize != 0xFFFFFFFF:
+                raise ArchiveError("ZIP entry %r is longer than its header says" % e.name)
 
     def _data(self, mv, n):
         e = self.entry

@@ -1,0 +1,354 @@
+"""fwup-compatible command line: ``python -m nerves_hub_link.fwup`` / ``micropython -m ...``.
+
+Apply ``-a -d OUT -i FW -t TASK [-p KEYFILE] [--public-key B64] [-F] [-q] [-n] [--unsafe]``,
+verify ``-V``, metadata ``-m [--metadata-key K]``, list ``-l``; ``-i -`` reads stdin (framed
+packets with ``-F``). Create/sign/genkey flags are passed to ``nerves_hub_link.fwup.create``.
+Errors are printed as ``fwup: <text>`` on stdout (``ER`` frames with ``-F``); exit 0 or 1.
+Largest buffer: one 16 KiB input piece (framed input: one packet).
+"""
+
+import sys
+
+from nerves_hub_link.errors import NervesHubError
+
+READ_SIZE = 16384
+MAX_PACKET = 1 << 20
+
+# flag -> (long name, takes a value)
+_FLAGS = {
+    "-a": ("apply", False), "--apply": ("apply", False),
+    "-d": ("device", True), "--device": ("device", True),
+    "-i": ("input", True), "--input": ("input", True),
+    "-t": ("task", True), "--task": ("task", True),
+    "-p": ("public_key_file", True), "--public-key-file": ("public_key_file", True),
+    "--public-key": ("public_key", True),
+    "-F": ("framing", False), "--framing": ("framing", False),
+    "-q": ("quiet", False), "--quiet": ("quiet", False),
+    "-n": ("numeric", False), "--numeric-progress": ("numeric", False),
+    "-V": ("verify", False), "--verify": ("verify", False),
+    "-m": ("metadata", False), "--metadata": ("metadata", False),
+    "--metadata-key": ("metadata_key", True),
+    "-l": ("list", False), "--list": ("list", False),
+    "-v": ("verbose", False), "--verbose": ("verbose", False),
+    "-U": ("unsafe", False), "--unsafe": ("unsafe", False),
+    "--progress-low": ("progress_low", True), "--progress-high": ("progress_high", True),
+    "-c": ("create", False), "--create": ("create", False),
+    "-f": ("config", True), "--conf": ("config", True),
+    "-o": ("output", True), "--output": ("output", True),
+    "-s": ("private_key_file", True), "--private-key-file": ("private_key_file", True),
+    "--private-key": ("private_key", True),
+    "--sha256": ("sha256", False),
+    "-S": ("sign", False), "--sign": ("sign", False),
+    "-g": ("gen_keys", False), "--gen-keys": ("gen_keys", False),
+    "--version": ("version", False),
+}
+_REPEAT = ("public_key_file", "public_key")
+
+
+class UsageError(Exception):
+    pass
+
+
+def parse_args(argv):
+    """Hand-parse fwup flags into a dict of long names (repeatable keys hold lists)."""
+    opts = {"public_key_file": [], "public_key": []}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        i += 1
+        if len(a) == 2 and a[0] == "-" and "1" <= a[1] <= "9":
+            opts["compression_level"] = int(a[1])
+            continue
+        val = None
+        if a.startswith("--") and "=" in a:
+            a, val = a.split("=", 1)
+        spec = _FLAGS.get(a)
+        if spec is None:
+            if not a.startswith("-") and "input" not in opts:
+                opts["input"] = a
+                continue
+            raise UsageError("unknown option '%s'" % a)
+        name, takes = spec
+        if takes:
+            if val is None:
+                if i >= len(argv):
+                    raise UsageError("option '%s' needs a value" % a)
+                val = argv[i]
+                i += 1
+            if name in _REPEAT:
+                opts[name].append(val)
+            else:
+                opts[name] = val
+        else:
+            opts[name] = True
+    return opts
+
+
+class _Out:
+    """Writes events as frames (-F) or fwup's text lines."""
+
+    def __init__(self, framing, quiet, numeric):
+        self.framing = framing
+        self.quiet = quiet
+        self.numeric = numeric
+        self.stdout = getattr(sys.stdout, "buffer", sys.stdout)
+
+    def write(self, b):
+        self.stdout.write(b)
+
+    def event(self, ftype, code, text):
+        from nerves_hub_link.fwup.events import frame
+
+        if self.framing:
+            self.write(frame(ftype, code, text))
+        elif ftype == "PR":
+            if self.numeric and not self.quiet:
+                self.write(("%d\n" % code).encode())
+        elif ftype in ("WN", "ER"):
+            self.write(("fwup: %s\n" % text).encode("utf-8"))
+        if ftype == "ER" and not self.framing and not self.quiet:
+            sys.stderr.write("\n")
+
+    def ok(self, text=""):
+        from nerves_hub_link.fwup.events import frame
+
+        if self.framing:
+            self.write(frame("OK", 0, text))
+        elif text:
+            self.write(text.encode("utf-8"))
+
+    def flush(self):
+        try:
+            self.stdout.flush()
+        except AttributeError:
+            pass
+
+
+def _env():
+    try:
+        import os  # portable: ok
+
+        env = getattr(os, "environ", None)
+        if env is not None:
+            return dict(env)
+        return getattr(os, "getenv", None)
+    except ImportError:
+        return None
+
+
+def _keys(opts):
+    from nerves_hub_link.fwup import keys
+
+    out = []
+    for path in opts["public_key_file"]:
+        try:
+            out.append(keys.read_public_file(path))
+        except OSError:
+            raise NervesHubError("Error reading public key from file '%s'" % path)
+    for text in opts["public_key"]:
+        out.append(keys.decode_public(text))
+    return out[:keys.MAX_KEYS]
+
+
+def _open_input(path, framing):
+    if path == "-":
+        stdin = getattr(sys.stdin, "buffer", sys.stdin)
+        return stdin, framing
+    try:
+        return open(path, "rb"), False
+    except OSError:
+        raise NervesHubError("Cannot open '%s'" % path)
+
+
+def _read_exact(f, n):
+    buf = bytearray()
+    while len(buf) < n:
+        d = f.read(n - len(buf))
+        if not d:
+            return bytes(buf)
+        buf.extend(d)
+    return bytes(buf)
+
+
+def _pieces(f, framed):
+    """Yield input pieces: 16 KiB file reads, or one framed packet payload each."""
+    if framed:
+        import struct
+
+        from nerves_hub_link.errors import FwupError
+
+        while True:
+            h = _read_exact(f, 4)
+            if not h:
+                return
+            if len(h) < 4:
+                raise FwupError("Received EOF even though framing indicated more bytes")
+            n = struct.unpack(">I", h)[0]
+            if n == 0:
+                return
+            while n:
+                k = min(n, MAX_PACKET)
+                d = _read_exact(f, k)
+                if len(d) < k:
+                    raise FwupError("Received EOF even though framing indicated more bytes")
+                yield d
+                n -= k
+        return
+    buf = bytearray(READ_SIZE)
+    mv = memoryview(buf)
+    readinto = getattr(f, "readinto", None)
+    while True:
+        if readinto is not None:
+            n = readinto(buf)
+            if not n:
+                return
+            # short reads (pipes) are passed on as they come
+            yield mv[:n]
+        else:
+            d = f.read(READ_SIZE)
+            if not d:
+                return
+            yield d
+
+
+def _run_archive(app, f, framed):
+    for piece in _pieces(f, framed):
+        app.feed(piece)
+        if app.done:
+            return
+    app.finish()
+
+
+def _apply(opts, out):
+    from nerves_hub_link.fwup.applier import Applier
+    from nerves_hub_link.fwup.blockdev import FileBlockDevice
+
+    if "device" not in opts:
+        raise NervesHubError("Specify an output (-d)")
+    if "input" not in opts:
+        raise NervesHubError("Specify an input firmware file (-i)")
+    task = opts.get("task", "complete")
+    keys = _keys(opts)
+    low = int(opts.get("progress_low", 0))
+    high = int(opts.get("progress_high", 100))
+    out.event("PR", low, "")
+    f, framed = _open_input(opts["input"], opts.get("framing"))
+    dev = FileBlockDevice(opts["device"], create=True)
+    try:
+        app = Applier(dev, task, public_keys=keys, env=_env(), events=_skip_first_pr(out),
+                      fw_name=opts["input"], unsafe=bool(opts.get("unsafe")),
+                      progress_low=low, progress_high=high)
+        _run_archive(app, f, framed)
+    finally:
+        dev.close()
+    out.ok()
+    if not opts.get("quiet") and not opts.get("framing"):
+        out.write(b"Success!\n")
+
+
+def _skip_first_pr(out):
+    """The CLI already emitted the first progress value (before opening the output)."""
+    state = [True]
+
+    def ev(ftype, code, text):
+        if state[0] and ftype == "PR":
+            state[0] = False
+            return
+        out.event(ftype, code, text)
+
+    return ev
+
+
+def _read_meta(opts, mode):
+    from nerves_hub_link.fwup.applier import Applier
+
+    if "input" not in opts:
+        raise NervesHubError("Specify an input firmware file (-i)")
+    keys = _keys(opts)
+    f, framed = _open_input(opts["input"], opts.get("framing"))
+    app = Applier(None, "", public_keys=keys, env=_env(), fw_name=opts["input"], mode=mode)
+    _run_archive(app, f, framed)
+    return app
+
+
+def _metadata(opts, out):
+    from nerves_hub_link.fwup import metaconf
+
+    app = _read_meta(opts, "meta")
+    key = opts.get("metadata_key")
+    if key:
+        v = app.meta.meta.get(key)
+        text = "" if v is None else v + "\n"
+    else:
+        text = metaconf.metadata_text(app.meta)
+    out.ok(text)
+
+
+def _list(opts, out):
+    app = _read_meta(opts, "meta")
+    out.ok("".join(n + "\n" for n in app.meta.task_names()))
+
+
+def _verify(opts, out):
+    app = _read_meta(opts, "verify")
+    if app.keys:
+        text = "Valid archive with a good signature\n"
+    elif app.sig is not None:
+        text = ("Valid archive with an unverified signature. "
+                "Specify a public key to authenticate.\n")
+    else:
+        text = "Valid archive without a signature\n"
+    out.ok(text)
+
+
+def _create(opts):
+    try:
+        from nerves_hub_link.fwup import create  # portable: ok (optional module)
+    except ImportError:
+        print("fwup: archive creation is not available in this build")
+        return 1
+    if opts.get("gen_keys"):
+        return create.genkey_cmd(opts)
+    if opts.get("sign"):
+        return create.sign_cmd(opts)
+    return create.create_cmd(opts)
+
+
+def main(argv=None):
+    """Run fwup with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    if argv is None:
+        argv = sys.argv[1:]
+    from nerves_hub_link import hal
+
+    hal.install_port()
+    try:
+        opts = parse_args(argv)
+    except UsageError as e:
+        print("fwup: %s" % e)
+        return 1
+    if opts.get("create") or opts.get("sign") or opts.get("gen_keys"):
+        return _create(opts)
+    if opts.get("version"):
+        from nerves_hub_link.fwup import FWUP_VERSION
+
+        print(FWUP_VERSION)
+        return 0
+    out = _Out(opts.get("framing"), opts.get("quiet"), opts.get("numeric"))
+    try:
+        if opts.get("apply"):
+            _apply(opts, out)
+        elif opts.get("verify"):
+            _verify(opts, out)
+        elif opts.get("metadata"):
+            _metadata(opts, out)
+        elif opts.get("list"):
+            _list(opts, out)
+        else:
+            raise NervesHubError("Specify -a (apply), -V (verify), -m (metadata), -l (list), "
+                                 "-c (create), -S (sign) or -g (generate keys)")
+    except NervesHubError as e:
+        out.event("ER", 0, e.message)
+        out.flush()
+        return 1
+    out.flush()
+    return 0
