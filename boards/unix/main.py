@@ -1,0 +1,71 @@
+"""MicroPython unix device: ``micropython boards/unix/main.py --config FILE``.
+
+Run from the repository root with ``MICROPYPATH=lib:boards/unix:.frozen``. Options:
+``--config FILE`` (required, the JSON device config shared with CPython),
+``--on-reboot restart|exit`` (default restart: the device starts again in-process),
+``--set KEY=JSON`` (override a config key, repeatable).
+"""
+
+import asyncio
+import json
+import sys
+
+from nerves_hub_link import log
+from nerves_hub_link.config import Config, build
+from nerves_hub_link.errors import ConfigError
+from nerves_hub_link.link import Link
+from unix_hal import UnixHAL
+
+
+def parse_args(argv):
+    opts = {"config": None, "on_reboot": "restart", "set": {}}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ("-h", "--help"):
+            print(__doc__)
+            sys.exit(0)
+        if i + 1 >= len(argv):
+            raise ConfigError("option %s needs a value" % a)
+        v = argv[i + 1]
+        if a == "--config":
+            opts["config"] = v
+        elif a == "--on-reboot":
+            opts["on_reboot"] = v
+        elif a == "--set":
+            k, _, val = v.partition("=")
+            try:
+                opts["set"][k] = json.loads(val)
+            except ValueError:
+                opts["set"][k] = val
+        else:
+            raise ConfigError("unknown option %s" % a)
+        i += 2
+    if not opts["config"]:
+        raise ConfigError("--config FILE is required")
+    return opts
+
+
+def run_once(opts):
+    cfg = build(Config.from_json_file(opts["config"], opts["set"]))
+    hal = UnixHAL(cfg.data_path)
+    link = Link(cfg, hal)
+    hal.on_reboot = link.stop
+    asyncio.run(link.run())
+    return hal.reboot_requested
+
+
+def main(argv):
+    try:
+        opts = parse_args(argv)
+        while run_once(opts):
+            if opts["on_reboot"] != "restart":
+                break
+            log.state("restarting")
+    except ConfigError as e:
+        log.state("error", "config: %s" % e)
+        return 2
+    return 0
+
+
+sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,112 @@
+"""MicroPython unix-port device HAL: socket + tls + asyncio streams, file-backed flash/KV.
+
+TLS uses ``tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)`` (CERT_REQUIRED) with DER material
+(this port's mbedTLS build cannot parse PEM; ``config.read_der`` converts PEM files) and
+``server_hostname`` for SNI and host-name verification. ``ticks_ms`` never wraps (it
+accumulates ``time.ticks_diff``). ``reboot`` calls ``on_reboot`` (``main.py`` stops the
+link and restarts or exits).
+"""
+
+import asyncio
+import os
+import time
+
+import tls
+from nerves_hub_link import log
+from nerves_hub_link.errors import ConfigError, TransportError
+from nerves_hub_link.kv import JSONFileKV
+
+DEFAULT_KV = {
+    "nerves_fw_active": "a",
+    "a.nerves_fw_product": "nhl-device",
+    "a.nerves_fw_version": "0.0.0",
+    "a.nerves_fw_platform": "unix",
+    "a.nerves_fw_architecture": "micropython",
+    "a.nerves_fw_uuid": "00000000-0000-0000-0000-000000000000",
+}
+
+
+def makedirs(path):
+    cur = "/" if path.startswith("/") else ""
+    for part in path.split("/"):
+        if not part:
+            continue
+        cur = cur + part if cur in ("", "/") else cur + "/" + part
+        try:
+            os.mkdir(cur)
+        except OSError:
+            pass
+
+
+class TLS:
+    def __init__(self, context, server_name):
+        self.context = context
+        self.server_name = server_name
+
+
+class UnixHAL:
+    name = "micropython-unix"
+
+    def __init__(self, data_path, kv_defaults=None):
+        self.data_path = data_path
+        makedirs(data_path)
+        self.kv = JSONFileKV(data_path + "/kv.json",
+                             DEFAULT_KV if kv_defaults is None else kv_defaults)
+        self._last = time.ticks_ms()
+        self._acc = 0
+        self._block_device = None
+        self.on_reboot = None
+        self.reboot_requested = False
+
+    def ticks_ms(self):
+        t = time.ticks_ms()
+        self._acc += time.ticks_diff(t, self._last)
+        self._last = t
+        return self._acc
+
+    def unix_time(self):
+        return int(time.time())  # the unix port counts from 1970
+
+    def rand(self, n):
+        return os.urandom(n)
+
+    def tls_context(self, ca_certs_der, cert_der=None, key_der=None, server_name=None):
+        ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+        ctx.verify_mode = tls.CERT_REQUIRED
+        try:
+            if ca_certs_der:
+                if len(ca_certs_der) > 1:
+                    log.warning("tls: %d CA certificates given; this port uses the first",
+                                len(ca_certs_der))
+                ctx.load_verify_locations(bytes(ca_certs_der[0]))
+            if cert_der is not None:
+                ctx.load_cert_chain(bytes(cert_der), bytes(key_der))
+        except (ValueError, OSError) as e:
+            raise ConfigError("TLS material does not load: %s" % e,
+                              hint="use DER (or PEM files the config converts) for CA/cert/key")
+        return TLS(ctx, server_name)
+
+    async def open_connection(self, host, port, tls_=None):
+        try:
+            if tls_ is None:
+                return await asyncio.open_connection(host, port)
+            return await asyncio.open_connection(host, port, ssl=tls_.context,
+                                                 server_hostname=tls_.server_name or host)
+        except OSError as e:
+            code = e.args[0] if e.args else e
+            if isinstance(code, int) and code < 0:
+                raise TransportError("TLS handshake failed: mbedTLS error -0x%04x" % -code,
+                                     hint="server or client certificate refused")
+            raise TransportError("cannot connect to %s:%s: %s" % (host, port, e))
+
+    def block_device(self, path, size=0, block_size=512):
+        if self._block_device is None:
+            from nerves_hub_link.fwup.blockdev import FileBlockDevice
+
+            self._block_device = FileBlockDevice(path)
+        return self._block_device
+
+    def reboot(self):
+        self.reboot_requested = True
+        if self.on_reboot:
+            self.on_reboot()

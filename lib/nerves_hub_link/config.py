@@ -1,0 +1,371 @@
+"""Device configuration: one JSON format for CPython and MicroPython.
+
+The JSON object's keys are the ``Config`` field names below (unknown keys are warned
+about and dropped). A value of the wrong type is replaced by its default with a warning;
+combinations that cannot work (a certificate without its key, a shared-secret key without
+a secret) raise ``ConfigError``. Relative file paths are relative to the JSON file.
+
+| field | default | meaning |
+|---|---|---|
+| connect | true | false: build the config but never open the connection |
+| data_path | "/data/nerves-hub" | device data directory (KV file, flash image, downloads) |
+| url | null | "wss://host[:port]" (or "ws://" for tests); overrides host/port |
+| host / port / sni | "localhost" / 443 / null | server; sni = TLS server name (default host) |
+| block_device | null | flash image file (or board partition name) for firmware writes |
+| block_device_size | 0 | size in bytes of a file-backed image created on first use |
+| fwup_env / fwup_task | {} / "upgrade" | fwup environment and task |
+| fwup_public_keys / archive_public_keys | [] | base64 Ed25519 keys (non-strings dropped) |
+| request_fwup_public_keys / request_archive_public_keys | false | ask the server for keys |
+| fwup_version | FWUP_VERSION | reported in the join payload |
+| device_api_version | "2.0.0" | announced features (2.0.0: no scripts, no extensions) |
+| nerves_key | {} | NervesKey options (i2c_bus, certificate_pair) |
+| params | {} | extra join parameters |
+| remote_console (alias remote_iex) | false | join the "console" topic |
+| remote_console_timeout_s | 300 | console inactivity timeout |
+| socket | {} | {"reconnect_after_ms": [ms...], "headers": [[k, v]...]} |
+| ssl | {} | {"verify": true} (false is refused unless "insecure_ok": true) |
+| heartbeat_interval_ms | 30000 | Phoenix heartbeat period, 0 = off |
+| rejoin_after_ms | [5000] | delays before rejoining a closed topic |
+| connect_timeout_ms | 15000 | TCP+TLS+upgrade deadline |
+| shared_secret | {} | {"key"/"product_key", "secret"/"product_secret", "identifier", "digest", "iterations", "length"} |
+| identifier | null | device serial number (default identifier for shared secrets) |
+| ca_certs / cert / key | null | PEM or DER files: server CA(s), client certificate and key |
+| configurator | null | "module.function" called with the Config at start-up |
+| log_level | "info" | debug, info, warning, error |
+"""
+
+import json
+
+from nerves_hub_link import log
+from nerves_hub_link.errors import ConfigError
+
+FWUP_VERSION = "1.13.0"
+DEVICE_API_VERSION = "2.0.0"
+CERT_PATH = "/socket/websocket"
+SHARED_SECRET_PATH = "/device-socket/websocket"
+
+_STR = "str"
+_OSTR = "str|null"
+_INT = "int>=0"
+_PINT = "int>0"
+_BOOL = "bool"
+_DICT = "dict"
+_LIST = "list"
+
+# field -> (kind, default); defaults are copied on use
+FIELDS = {
+    "connect": (_BOOL, True),
+    "data_path": (_STR, "/data/nerves-hub"),
+    "url": (_OSTR, None),
+    "host": (_STR, "localhost"),
+    "port": (_PINT, 443),
+    "sni": (_OSTR, None),
+    "block_device": (_OSTR, None),
+    "block_device_size": (_INT, 0),
+    "fwup_env": (_DICT, {}),
+    "fwup_task": (_STR, "upgrade"),
+    "fwup_public_keys": (_LIST, []),
+    "archive_public_keys": (_LIST, []),
+    "request_fwup_public_keys": (_BOOL, False),
+    "request_archive_public_keys": (_BOOL, False),
+    "fwup_version": (_STR, FWUP_VERSION),
+    "device_api_version": (_STR, DEVICE_API_VERSION),
+    "nerves_key": (_DICT, {}),
+    "params": (_DICT, {}),
+    "remote_console": (_BOOL, False),
+    "remote_console_timeout_s": (_PINT, 300),
+    "socket": (_DICT, {}),
+    "ssl": (_DICT, {}),
+    "heartbeat_interval_ms": (_INT, 30000),
+    "rejoin_after_ms": ("ms-list", [5000]),
+    "connect_timeout_ms": (_PINT, 15000),
+    "shared_secret": (_DICT, {}),
+    "identifier": (_OSTR, None),
+    "ca_certs": (_OSTR, None),
+    "cert": (_OSTR, None),
+    "key": (_OSTR, None),
+    "configurator": (_OSTR, None),
+    "log_level": (_STR, "info"),
+}
+ALIASES = {"remote_iex": "remote_console", "remote_iex_timeout": "remote_console_timeout_s",
+           "heartbeat_interval_msec": "heartbeat_interval_ms", "rejoin_after": "rejoin_after_ms"}
+PATH_FIELDS = ("data_path", "block_device", "ca_certs", "cert", "key")
+LOG_LEVELS = {"debug": log.DEBUG, "info": log.INFO, "warning": log.WARNING, "error": log.ERROR}
+
+
+def _copy(v):
+    if isinstance(v, dict):
+        return dict(v)
+    if isinstance(v, list):
+        return list(v)
+    return v
+
+
+def _ok(kind, v):
+    if kind == _BOOL:
+        return v is True or v is False
+    if kind in (_INT, _PINT):
+        return isinstance(v, int) and not (v is True or v is False) and (
+            v >= 0 if kind == _INT else v > 0)
+    if kind == _STR:
+        return isinstance(v, str)
+    if kind == _OSTR:
+        return v is None or isinstance(v, str)
+    if kind == _DICT:
+        return isinstance(v, dict)
+    if kind == _LIST:
+        return isinstance(v, list)
+    if kind == "ms-list":
+        return _ms_list(v) is not None
+    return False
+
+
+def _ms_list(v):
+    """An int or a non-empty list of positive ints -> list; anything else -> None."""
+    if isinstance(v, int) and not (v is True or v is False) and v > 0:
+        return [v]
+    if isinstance(v, list) and v:
+        for x in v:
+            if not isinstance(x, int) or x is True or x is False or x <= 0:
+                return None
+        return list(v)
+    return None
+
+
+def _join_path(base, path):
+    if not base or not path or path.startswith("/"):
+        return path
+    return base.rstrip("/") + "/" + path
+
+
+class Config:
+    """Validated device settings; every field of ``FIELDS`` is an attribute."""
+
+    def __init__(self, **fields):
+        for name in FIELDS:
+            setattr(self, name, _copy(FIELDS[name][1]))
+        self.update(fields)
+
+    # ---- building -------------------------------------------------------------------
+
+    def update(self, fields, base_dir=None):
+        """Set fields from a mapping, warning about and defaulting bad values."""
+        for name in fields:
+            value = fields[name]
+            key = ALIASES.get(name, name)
+            spec = FIELDS.get(key)
+            if spec is None:
+                log.warning("config: unknown key %r ignored", name)
+                continue
+            kind, default = spec
+            if not _ok(kind, value):
+                log.warning("config: %s=%r is not %s; using default %r", key, value, kind, default)
+                value = _copy(default)
+            elif kind == "ms-list":
+                value = _ms_list(value)
+            if key in PATH_FIELDS and value:
+                value = _join_path(base_dir, value)
+            setattr(self, key, value)
+        self._clean()
+        return self
+
+    def _clean(self):
+        for name in ("fwup_public_keys", "archive_public_keys"):
+            keys = getattr(self, name)
+            good = [k.strip() for k in keys if isinstance(k, str) and k.strip()]
+            if len(good) != len(keys):
+                log.warning("config: %s: %d non-string or empty keys dropped",
+                            name, len(keys) - len(good))
+            setattr(self, name, good)
+        sock = self.socket
+        if "reconnect_after_ms" in sock and sock["reconnect_after_ms"] is not None:
+            lst = _ms_list(sock["reconnect_after_ms"])
+            if lst is None:
+                log.warning("config: socket.reconnect_after_ms=%r is not a list of positive ms;"
+                            " using the default backoff", sock["reconnect_after_ms"])
+            sock["reconnect_after_ms"] = lst
+        if self.log_level not in LOG_LEVELS:
+            log.warning("config: log_level=%r unknown; using info", self.log_level)
+            self.log_level = "info"
+
+    @classmethod
+    def from_dict(cls, data, base_dir=None):
+        if not isinstance(data, dict):
+            raise ConfigError("device config must be a JSON object, got %r" % (data,))
+        return cls().update(data, base_dir)
+
+    @classmethod
+    def from_json_file(cls, path, overrides=None):
+        """Load a JSON device config; *overrides* (a dict) wins over the file."""
+        try:
+            with open(path) as f:
+                text = f.read()
+        except OSError as e:
+            raise ConfigError("cannot read config file %s: %s" % (path, e))
+        try:
+            data = json.loads(text)
+        except ValueError as e:
+            raise ConfigError("config file %s is not valid JSON: %s" % (path, e),
+                              hint="check for trailing commas and unquoted keys")
+        base = path.rsplit("/", 1)[0] if "/" in path else ""
+        cfg = cls.from_dict(data, base)
+        if overrides:
+            cfg.update(overrides)
+        return cfg
+
+    def to_dict(self):
+        out = {}
+        for name in FIELDS:
+            out[name] = _copy(getattr(self, name))
+        return out
+
+    # ---- derived values -------------------------------------------------------------
+
+    def shared_secret_key(self):
+        ss = self.shared_secret
+        return ss.get("key") or ss.get("product_key")
+
+    def uses_shared_secret(self):
+        return bool(self.shared_secret_key())
+
+    def shared_secret_value(self):
+        ss = self.shared_secret
+        if (self.shared_secret_key() or "").startswith("nhp_"):
+            return ss.get("product_secret") or ss.get("secret")
+        return ss.get("secret")
+
+    def device_identifier(self):
+        return self.shared_secret.get("identifier") or self.identifier or "unconfigured"
+
+    def endpoint(self):
+        """(tls, host, port, path) of the device websocket."""
+        tls, host, port = True, self.host, self.port
+        if self.url:
+            tls, host, port = parse_url(self.url)
+        path = SHARED_SECRET_PATH if self.uses_shared_secret() else CERT_PATH
+        return tls, host, port, path
+
+    def server_name(self):
+        return self.sni or self.endpoint()[1]
+
+    def reconnect_after_ms(self):
+        return self.socket.get("reconnect_after_ms")
+
+    def log_level_value(self):
+        return LOG_LEVELS[self.log_level]
+
+    def validate(self):
+        """Raise ConfigError for settings that cannot possibly connect."""
+        if self.cert and not self.key:
+            raise ConfigError("cert is set (%s) but key is not" % self.cert,
+                              hint="add the matching private key file as \"key\"")
+        if self.key and not self.cert:
+            raise ConfigError("key is set (%s) but cert is not" % self.key)
+        if self.uses_shared_secret() and not self.shared_secret_value():
+            raise ConfigError("shared_secret has key %r but no secret" % self.shared_secret_key(),
+                              hint="add \"secret\" (or \"product_secret\" for an nhp_ key)")
+        tls = self.endpoint()[0]
+        if not tls and not self.ssl.get("insecure_ok"):
+            raise ConfigError("url %r is not wss:// " % self.url,
+                              hint="plain ws:// needs \"ssl\": {\"insecure_ok\": true} (tests only)")
+        if self.ssl.get("verify") is False and not self.ssl.get("insecure_ok"):
+            raise ConfigError("ssl.verify=false refused",
+                              hint="server verification stays on unless ssl.insecure_ok is true")
+        if tls and not self.ca_certs:
+            raise ConfigError("ca_certs is not set",
+                              hint="point ca_certs at the server CA (PEM or DER file)")
+        if not self.uses_shared_secret() and not self.cert and not self.configurator \
+                and not self.nerves_key and not self.ssl.get("insecure_ok"):
+            raise ConfigError("no credentials: set cert+key, shared_secret or nerves_key")
+        return self
+
+
+def parse_url(url):
+    """"wss://host:port/..." -> (tls, host, port); path and query are ignored."""
+    if url.startswith("wss://"):
+        tls, rest, port = True, url[6:], 443
+    elif url.startswith("ws://"):
+        tls, rest, port = False, url[5:], 80
+    elif url.startswith("https://"):
+        tls, rest, port = True, url[8:], 443
+    else:
+        raise ConfigError("url %r must start with wss:// (or ws:// for tests)" % url)
+    hostport = rest.split("/", 1)[0]
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        host, tail = hostport[1:end], hostport[end + 1:]
+    elif ":" in hostport:
+        host, tail = hostport.split(":", 1)
+        tail = ":" + tail
+    else:
+        host, tail = hostport, ""
+    if tail.startswith(":"):
+        try:
+            port = int(tail[1:])
+        except ValueError:
+            raise ConfigError("url %r has a bad port %r" % (url, tail[1:]))
+    if not host:
+        raise ConfigError("url %r has no host" % url)
+    return tls, host, port
+
+
+def build(config):
+    """Run the configurator hook ("module.function") and validate; returns the Config."""
+    hook = config.configurator
+    if hook:
+        if "." not in hook:
+            raise ConfigError("configurator %r must be \"module.function\"" % hook)
+        mod_name, fn_name = hook.rsplit(".", 1)
+        try:
+            mod = __import__(mod_name, None, None, [fn_name])
+        except ImportError as e:
+            raise ConfigError("configurator module %r not found: %s" % (mod_name, e))
+        fn = getattr(mod, fn_name, None)
+        if fn is None:
+            raise ConfigError("configurator %r: no function %r" % (mod_name, fn_name))
+        result = fn(config)
+        if result is not None:
+            config = result
+    log.set_level(config.log_level_value())
+    return config.validate()
+
+
+# ---- certificate files ----------------------------------------------------------------
+
+def read_der_list(path):
+    """DER blobs from a PEM file (every BEGIN/END block) or a DER file (one blob)."""
+    import binascii
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ConfigError("cannot read %s: %s" % (path, e))
+    if b"-----BEGIN " not in data:
+        if not data:
+            raise ConfigError("%s is empty" % path)
+        return [data]
+    out = []
+    pos = 0
+    while True:
+        start = data.find(b"-----BEGIN ", pos)
+        if start < 0:
+            break
+        body = data.find(b"\n", start)
+        end = data.find(b"-----END ", body)
+        if body < 0 or end < 0:
+            raise ConfigError("%s: PEM block at offset %d has no END line" % (path, start))
+        b64 = b"".join(data[body:end].split())
+        try:
+            out.append(binascii.a2b_base64(b64))
+        except ValueError:
+            raise ConfigError("%s: bad base64 in PEM block at offset %d" % (path, start))
+        pos = end + 9
+    if not out:
+        raise ConfigError("%s: no PEM block found" % path)
+    return out
+
+
+def read_der(path):
+    """The first DER blob of a PEM or DER file."""
+    return read_der_list(path)[0]

@@ -1,0 +1,142 @@
+# heapsize: 256K
+from nerves_hub_link import log
+from nerves_hub_link.config import Config, build, parse_url, read_der, read_der_list
+from nerves_hub_link.errors import ConfigError
+from support import raises
+
+TMP = "/tmp/nhl_test_config_%s"
+
+
+def _capture():
+    lines = []
+    log.set_sink(lines.append)
+    return lines
+
+
+def _write(name, text):
+    path = TMP % name
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def test_defaults_match_spec():
+    c = Config()
+    assert c.connect is True
+    assert c.data_path == "/data/nerves-hub"
+    assert c.port == 443 and c.host == "localhost"
+    assert c.heartbeat_interval_ms == 30000
+    assert c.rejoin_after_ms == [5000]
+    assert c.fwup_public_keys == [] and c.remote_console is False
+    assert c.endpoint() == (True, "localhost", 443, "/socket/websocket")
+
+
+def test_invalid_value_warns_and_uses_default():
+    lines = _capture()
+    try:
+        c = Config.from_dict({"port": "443", "heartbeat_interval_ms": -5, "connect": "yes"})
+    finally:
+        log.set_sink(None)
+    assert c.port == 443 and c.heartbeat_interval_ms == 30000 and c.connect is True
+    assert len([x for x in lines if "[warning]" in x]) == 3
+    assert "port='443'" in lines[0] or "port='443'" in "".join(lines)
+
+
+def test_unknown_key_warned_alias_accepted():
+    lines = _capture()
+    try:
+        c = Config.from_dict({"remote_iex": True, "colour": 1, "rejoin_after": 7000})
+    finally:
+        log.set_sink(None)
+    assert c.remote_console is True and c.rejoin_after_ms == [7000]
+    assert any("colour" in x for x in lines)
+
+
+def test_non_string_keys_dropped():
+    lines = _capture()
+    try:
+        c = Config.from_dict({"fwup_public_keys": ["abc=", 5, None, " def= "]})
+    finally:
+        log.set_sink(None)
+    assert c.fwup_public_keys == ["abc=", "def="]
+    assert any("2 non-string" in x for x in lines)
+
+
+def test_shared_secret_selects_device_socket_path():
+    c = Config.from_dict({"host": "hub.example", "shared_secret": {
+        "product_key": "nhp_x", "secret": "s", "identifier": "dev-9"}})
+    assert c.endpoint() == (True, "hub.example", 443, "/device-socket/websocket")
+    assert c.shared_secret_key() == "nhp_x" and c.shared_secret_value() == "s"
+    assert c.device_identifier() == "dev-9"
+
+
+def test_url_overrides_host_and_port():
+    c = Config.from_dict({"url": "wss://devices.example:8443", "host": "ignored"})
+    assert c.endpoint()[:3] == (True, "devices.example", 8443)
+    assert parse_url("wss://h") == (True, "h", 443)
+    assert parse_url("ws://[::1]:81/x") == (False, "::1", 81)
+    e = raises(ConfigError, parse_url, "http://h")
+    assert "wss://" in str(e)
+
+
+def test_from_json_file_resolves_relative_paths():
+    path = _write("a.json", '{"ca_certs": "ca.der", "cert": "/abs/c.der", "key": "k.der",'
+                            ' "data_path": "data"}')
+    c = Config.from_json_file(path)
+    assert c.ca_certs == "/tmp/ca.der" and c.cert == "/abs/c.der"
+    assert c.data_path == "/tmp/data"
+
+
+def test_from_json_file_overrides_win():
+    path = _write("b.json", '{"port": 1}')
+    assert Config.from_json_file(path, {"port": 2}).port == 2
+
+
+def test_bad_json_is_config_error():
+    path = _write("c.json", '{port: 1}')
+    e = raises(ConfigError, Config.from_json_file, path)
+    assert "not valid JSON" in str(e)
+    assert "cannot read" in str(raises(ConfigError, Config.from_json_file, "/nonexistent.json"))
+
+
+def test_validate_fatal_combinations():
+    e = raises(ConfigError, Config.from_dict({"cert": "c", "ca_certs": "x"}).validate)
+    assert "key is not" in str(e)
+    e = raises(ConfigError, Config.from_dict({"shared_secret": {"key": "nhd_a"},
+                                             "ca_certs": "x"}).validate)
+    assert "no secret" in str(e)
+    e = raises(ConfigError, Config.from_dict({"cert": "c", "key": "k"}).validate)
+    assert "ca_certs" in str(e)
+    e = raises(ConfigError, Config.from_dict({"url": "ws://h", "cert": "c", "key": "k"}).validate)
+    assert "insecure_ok" in str(e)
+    Config.from_dict({"cert": "c", "key": "k", "ca_certs": "ca"}).validate()
+
+
+def test_configurator_hook_builds_config():
+    c = Config.from_dict({"configurator": "test_config.sample_configurator", "ca_certs": "x"})
+    c = build(c)
+    assert c.shared_secret_key() == "nhd_from_hook"
+
+
+def sample_configurator(cfg):
+    cfg.shared_secret = {"key": "nhd_from_hook", "secret": "s"}
+
+
+def test_configurator_missing_is_config_error():
+    c = Config.from_dict({"configurator": "no_such_module_x.fn"})
+    assert "not found" in str(raises(ConfigError, build, c))
+
+
+def test_read_der_from_pem_and_der():
+    der = bytes(range(40))
+    path = TMP % "c.der"
+    with open(path, "wb") as f:
+        f.write(der)
+    assert read_der(path) == der
+    pem = ("-----BEGIN CERTIFICATE-----\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJyg=\n"
+           "-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\nAQI=\n-----END CERTIFICATE-----\n")
+    path = _write("c.pem", pem)
+    got = read_der_list(path)
+    assert got == [bytes(range(41)), b"\x01\x02"]
+    e = raises(ConfigError, read_der, _write("bad.pem", "-----BEGIN X-----\nAAAA\n"))
+    assert "no END" in str(e)

@@ -1,0 +1,85 @@
+"""`nhl device --config FILE`: run a NervesHub device on CPython.
+
+The config is the JSON device config shared with MicroPython boards (see docs/link.md);
+flags override its keys. The firmware KV (``kv.json``) and the flash image live in
+``data_path``. The device prints one ``nhl: <state>`` line per state change.
+"""
+
+import argparse
+import json
+import sys
+
+
+def register(subparsers):
+    p = subparsers.add_parser(
+        "device", help="run a CPython NervesHub device from a JSON config",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", required=True, help="JSON device config file")
+    p.add_argument("--host", help="server host (overrides config host)")
+    p.add_argument("--port", type=int, help="server port")
+    p.add_argument("--url", help="server URL wss://host:port (overrides host/port)")
+    p.add_argument("--sni", help="TLS server name to verify (default: host)")
+    p.add_argument("--data-path", help="device data directory (KV, flash image)")
+    p.add_argument("--ca-certs", help="server CA file (PEM or DER)")
+    p.add_argument("--cert", help="client certificate (PEM or DER)")
+    p.add_argument("--key", help="client private key (PEM or DER)")
+    p.add_argument("--identifier", help="device identifier / serial number")
+    p.add_argument("--heartbeat-ms", type=int, help="Phoenix heartbeat interval (0 = off)")
+    p.add_argument("--reconnect-ms", help="comma-separated reconnect delays, e.g. 100,200,500")
+    p.add_argument("--remote-console", action="store_true", default=None,
+                   help="join the console topic")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                   help="override any config key with a JSON value (repeatable)")
+    p.add_argument("--on-reboot", choices=("exec", "exit"), default="exec",
+                   help="what a reboot does: re-execute this process (default) or exit 0")
+    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    p.set_defaults(func=main)
+
+
+def overrides_from(args):
+    """Config overrides from command-line flags."""
+    o = {}
+    simple = {"host": args.host, "port": args.port, "url": args.url, "sni": args.sni,
+              "data_path": args.data_path, "ca_certs": args.ca_certs, "cert": args.cert,
+              "key": args.key, "identifier": args.identifier,
+              "heartbeat_interval_ms": args.heartbeat_ms, "remote_console": args.remote_console,
+              "log_level": args.log_level}
+    for k, v in simple.items():
+        if v is not None:
+            o[k] = v
+    if args.reconnect_ms:
+        o["reconnect_after_ms"] = [int(x) for x in args.reconnect_ms.split(",")]
+    for item in args.set:
+        k, _, v = item.partition("=")
+        try:
+            o[k] = json.loads(v)
+        except ValueError:
+            o[k] = v
+    return o
+
+
+def main(args):
+    import asyncio
+
+    from nerves_hub_link import hal, log
+    from nerves_hub_link.config import Config
+    from nerves_hub_link.errors import ConfigError
+    from nerves_hub_link.link import run_device
+    from nhl_port.device import CPythonHAL
+
+    hal.install_port()
+    try:
+        over = overrides_from(args)
+        reconnect = over.pop("reconnect_after_ms", None)
+        cfg = Config.from_json_file(args.config, over)
+        if reconnect:
+            cfg.socket["reconnect_after_ms"] = reconnect
+        device_hal = CPythonHAL(cfg.data_path, reboot=args.on_reboot)
+        asyncio.run(run_device(cfg, device_hal))
+    except ConfigError as e:
+        log.state("error", "config: %s" % e)
+        print("nhl device: %s" % e, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0

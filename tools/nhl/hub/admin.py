@@ -1,0 +1,138 @@
+"""Admin HTTP JSON API of the simulator (loopback only; no authentication).
+
+| method | path | body / answer |
+|---|---|---|
+| GET  | /admin/status | ports, settings, refusals |
+| GET  | /admin/devices | list of device summaries |
+| GET  | /admin/devices/{id} | summary + join params + ``messages`` (``?since=N`` skips N) |
+| POST | /admin/devices/{id}/push | ``{"topic": "device", "event", "payload"}`` |
+| POST | /admin/devices/{id}/raw | ``{"text": str}`` or ``{"b64": str, "opcode": "text"\\|"binary"}`` |
+| POST | /admin/devices/{id}/deploy | ``{"file": path}`` -> the `update` payload |
+| POST | /admin/devices/{id}/disconnect | ``{"code": 1000}`` |
+| POST | /admin/firmware | ``{"file": path, "name"?}`` -> ``{"name", "url"}`` |
+| POST | /admin/firmware/{name}/faults | ``{"faults": [{"status": 500} \\| {"drop_after": n} \\| {"stall": true, "stall_after": n, "stall_s": s} \\| {"ignore_range": true}, ...]}`` one per request |
+| GET  | /admin/firmware/{name}/requests | every request: range, status, bytes sent, fault |
+| POST | /admin/settings | ``{"max_age_s", "clock_offset_s", "idle_timeout_s"}`` |
+| POST | /admin/hooks | ``{"drop_heartbeat_replies": bool, "refuse_join": [topics]}`` |
+"""
+
+import base64
+
+from aiohttp import web
+
+
+def admin_app(hub):
+    routes = web.RouteTableDef()
+
+    def rec_or_404(request):
+        rec = hub.state.devices.get(request.match_info["id"])
+        if rec is None:
+            raise web.HTTPNotFound(text="unknown device\n")
+        return rec
+
+    async def body(request):
+        if not request.can_read_body:
+            return {}
+        try:
+            data = await request.json()
+        except ValueError:
+            raise web.HTTPBadRequest(text="body must be JSON\n")
+        if not isinstance(data, dict):
+            raise web.HTTPBadRequest(text="body must be a JSON object\n")
+        return data
+
+    async def live(fn):
+        try:
+            return await fn()
+        except KeyError as e:
+            raise web.HTTPConflict(text=str(e) + "\n")
+
+    @routes.get("/admin/status")
+    async def status(request):
+        return web.json_response({"ports": hub.ports, "settings": hub.state.settings,
+                                  "refusals": hub.state.refusals, "hooks": hub.hooks})
+
+    @routes.get("/admin/devices")
+    async def devices(request):
+        return web.json_response([r.summary() for r in hub.state.devices.values()])
+
+    @routes.get("/admin/devices/{id}")
+    async def device(request):
+        rec = rec_or_404(request)
+        since = int(request.query.get("since", "0"))
+        out = rec.summary()
+        out["join_params"] = rec.join_params
+        out["refusals"] = rec.refusals
+        out["messages"] = rec.messages[since:]
+        return web.json_response(out)
+
+    @routes.post("/admin/devices/{id}/push")
+    async def push(request):
+        b = await body(request)
+        await live(lambda: hub.push(request.match_info["id"], b.get("topic", "device"),
+                                    b["event"], b.get("payload", {})))
+        return web.json_response({"ok": True})
+
+    @routes.post("/admin/devices/{id}/raw")
+    async def raw(request):
+        b = await body(request)
+        ident = request.match_info["id"]
+        if "text" in b:
+            await live(lambda: hub.send_raw(ident, text=b["text"]))
+        else:
+            data = base64.b64decode(b.get("b64", ""))
+            await live(lambda: hub.send_raw(ident, data=data, opcode=b.get("opcode", "binary")))
+        return web.json_response({"ok": True})
+
+    @routes.post("/admin/devices/{id}/deploy")
+    async def deploy(request):
+        b = await body(request)
+        payload = await hub.deploy(request.match_info["id"], b["file"], b.get("name"))
+        return web.json_response(payload)
+
+    @routes.post("/admin/devices/{id}/disconnect")
+    async def disconnect(request):
+        b = await body(request)
+        await live(lambda: hub.disconnect(request.match_info["id"], int(b.get("code", 1000))))
+        return web.json_response({"ok": True})
+
+    @routes.post("/admin/firmware")
+    async def add_firmware(request):
+        b = await body(request)
+        fw = hub.add_firmware(b["file"], b.get("name"))
+        return web.json_response({"name": fw.name, "url": hub.firmware_url(fw.name),
+                                  "meta": fw.meta})
+
+    @routes.post("/admin/firmware/{name}/faults")
+    async def faults(request):
+        fw = hub.state.firmware.get(request.match_info["name"])
+        if fw is None:
+            raise web.HTTPNotFound(text="unknown firmware\n")
+        b = await body(request)
+        fw.faults = list(b.get("faults", []))
+        return web.json_response({"ok": True, "faults": fw.faults})
+
+    @routes.get("/admin/firmware/{name}/requests")
+    async def requests(request):
+        fw = hub.state.firmware.get(request.match_info["name"])
+        if fw is None:
+            raise web.HTTPNotFound(text="unknown firmware\n")
+        return web.json_response(fw.requests)
+
+    @routes.post("/admin/settings")
+    async def settings(request):
+        b = await body(request)
+        for k, v in b.items():
+            if k not in hub.state.settings:
+                raise web.HTTPBadRequest(text="unknown setting %r\n" % k)
+            hub.state.settings[k] = v
+        return web.json_response(hub.state.settings)
+
+    @routes.post("/admin/hooks")
+    async def hooks(request):
+        hub.hooks.update(await body(request))
+        return web.json_response(hub.hooks)
+
+    app = web.Application()
+    app.add_routes(routes)
+    return app
