@@ -135,14 +135,25 @@ class ReceiveBuffer:
     def take(self, n):
         """Remove and return up to ``n`` bytes."""
         end = min(self.pos + n, len(self.buf))
-        out = bytes(self.buf[self.pos:end])
+        out = bytes(memoryview(self.buf)[self.pos:end])
+        self._consumed(end)
+        return out
+
+    def take_into(self, dst, off, n):
+        """Move up to ``n`` bytes into bytearray ``dst`` at ``off``; returns the count."""
+        end = min(self.pos + n, len(self.buf))
+        k = end - self.pos
+        memoryview(dst)[off:off + k] = memoryview(self.buf)[self.pos:end]
+        self._consumed(end)
+        return k
+
+    def _consumed(self, end):
         self.pos = end
         self._searched = end
         if self.pos > 4096 and self.pos * 2 > len(self.buf):
             self.buf = self.buf[self.pos:]
             self._searched -= self.pos
             self.pos = 0
-        return out
 
     def peek(self, n):
         return bytes(self.buf[self.pos:self.pos + n])

@@ -261,7 +261,7 @@ def _utf8_strict(b):
 
 def decode_utf8(b):
     """Strict UTF-8 decode; raises UnicodeError on invalid input on every interpreter."""
-    s = bytes(b).decode("utf-8")
+    s = b.decode("utf-8")
     # MicroPython's decoder accepts overlongs and surrogates; CPython's does not.
     if len(s) != len(b) and not _utf8_strict(b):
         raise UnicodeError("invalid UTF-8")
@@ -304,7 +304,8 @@ class WSClient:
         self._ctl = bytearray()
         # current message
         self._msg_op = None
-        self._msg = bytearray()
+        self._msg = bytearray()  # sized to the known length; _fill bytes are valid
+        self._fill = 0
 
     # -- state --
     def _set_state(self, new):
@@ -488,12 +489,19 @@ class WSClient:
                 raise self._fail(CLOSE_PROTOCOL_ERROR,
                                  "new data frame 0x%x inside a fragmented message" % op)
             self._msg_op = op
-            self._msg = bytearray()
+            self._fill = 0
         else:
             raise self._fail(CLOSE_PROTOCOL_ERROR, "unknown data opcode 0x%x" % op)
-        if op < 8 and len(self._msg) + ln > self.max_message:
-            raise self._fail(CLOSE_TOO_BIG, "message of at least %d bytes is over the %d byte limit"
-                             % (len(self._msg) + ln, self.max_message))
+        if op < 8:
+            total = self._fill + ln
+            if total > self.max_message:
+                raise self._fail(CLOSE_TOO_BIG, "message of at least %d bytes is over the %d byte"
+                                 " limit" % (total, self.max_message))
+            if total > len(self._msg):
+                # grow once per frame to the announced size (MicroPython's extend grows linearly)
+                new = bytearray(total)
+                new[:self._fill] = memoryview(self._msg)[:self._fill]
+                self._msg = new
         self._in_frame, self._fin, self._op, self._left = True, fin, op, ln
         return True
 
@@ -504,9 +512,14 @@ class WSClient:
             if self._left:
                 if not len(self._buf):
                     return NEED_DATA
-                chunk = self._buf.take(self._left)
-                self._left -= len(chunk)
-                (self._ctl if self._op >= 8 else self._msg).extend(chunk)
+                if self._op >= 8:
+                    chunk = self._buf.take(self._left)
+                    self._ctl.extend(chunk)
+                    got = len(chunk)
+                else:
+                    got = self._buf.take_into(self._msg, self._fill, self._left)
+                    self._fill += got
+                self._left -= got
                 if self._left:
                     return NEED_DATA
             self._in_frame = False
@@ -527,16 +540,19 @@ class WSClient:
             return self._close_received(bytes(self._ctl))
         if not self._fin:
             return None
-        data = bytes(self._msg)
+        msg, n = self._msg, self._fill
+        if len(msg) != n:
+            msg = msg[:n]
         self._msg = bytearray()
+        self._fill = 0
         kind, self._msg_op = self._msg_op, None
         if kind == OP_BINARY:
-            return BytesMessage(data=data)
+            return BytesMessage(data=bytes(msg))
         try:
-            text = decode_utf8(data)
+            text = decode_utf8(msg)
         except UnicodeError:
             raise self._fail(CLOSE_INVALID_DATA, "text message is not valid UTF-8: %r"
-                             % data[:32])
+                             % bytes(msg[:32]))
         return TextMessage(data=text)
 
     def _close_received(self, payload):
