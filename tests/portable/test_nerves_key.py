@@ -1,4 +1,4 @@
-# heapsize: 512K
+# heapsize: 256K
 # NervesKey driver over the I2C chip double: exact frames of the Elixir transport log,
 # certificate rebuild, identity, signing flow, errors (missing ACK, CRC, 0x0F, watchdog)
 # and the retry policy. Time is a fake clock: sleep_ms advances it.
@@ -301,3 +301,11 @@ def test_bus_device_adapter():
         ("new", 0x60, False), ("lock", 0x60), ("read", 0x60, 4), ("unlock", 0x60),
         ("lock", 0x60), ("write", 0x60, b"\x01"), ("unlock", 0x60),
     ]
+
+
+def test_unknown_chip_waits_for_slowest_table():
+    chip, clock, nk = make()
+    chip.faults = [("busy", 600)]  # 608 at clock divider M2: GenKey may take 653 ms
+    assert nk.public_key() == H(V["device_public_key_raw"])
+    assert nk.transport.retries == 0
+    assert nk.transport.timing[commands.OP_GENKEY] == (11, 653)

@@ -1,4 +1,4 @@
-# heapsize: 512K
+# heapsize: 256K
 # NervesKey pure parts: CRC, dates, serials, DER, OTP/config parsing, compressed certificates,
 # all against the vectors of docs spec nerves-key.md and tests/fixtures/nerves-key/vectors.json.
 import binascii

@@ -17,7 +17,7 @@ from .config_zone import (
     check_pair,
     parse_otp,
 )
-from .errors import ExecutionError, NotProvisionedError
+from .errors import ExecutionError, NervesKeyError, NotProvisionedError
 from .transport import ADDRESS, Transport
 
 _CACHED_SLOTS = (10, 11, 12, 13)
@@ -52,7 +52,7 @@ class NervesKey:
         try:
             with self.transport.transaction():
                 return True
-        except Exception:  # any bus or wake error means "not detected"
+        except NervesKeyError:
             return False
 
     def revision(self):

@@ -18,6 +18,7 @@ Largest buffers: 156-byte command frame, 67-byte response (both preallocated).
 
 from nerves_hub_link.errors import NervesKeyError
 
+from .commands import TIMING_ANY
 from .crc import crc16
 from .errors import (
     ChipTimeoutError,
@@ -94,7 +95,11 @@ class _Window:
 
 
 class Transport:
-    """One ATECC chip on one bus. ``timing`` maps opcode -> (typical_ms, max_ms)."""
+    """One ATECC chip on one bus.
+
+    ``timing`` maps opcode -> (typical_ms, max_ms); until the chip type is known it is
+    ``commands.TIMING_ANY`` (the longest of the 508A and 608 tables).
+    """
 
     def __init__(self, i2c, sleep_ms, ticks_ms, address=ADDRESS, ticks_diff=None,
                  retry_delay_ms=RETRY_DELAY_MS, retry_budget_ms=RETRY_BUDGET_MS, timing=None):
@@ -105,7 +110,7 @@ class Transport:
         self.address = address
         self.retry_delay_ms = retry_delay_ms
         self.retry_budget_ms = retry_budget_ms
-        self.timing = timing or {}
+        self.timing = timing or TIMING_ANY
         self.retries = 0  # retried attempts since creation (for diagnostics and tests)
         self._cmd = bytearray(MAX_GROUP + 1)
         self._cmv = memoryview(self._cmd)
@@ -198,7 +203,7 @@ class Transport:
             self.i2c.writeto(self.address, self._cmv[:n + 1])
         except OSError as e:
             raise self._silence(what, "command write not ACKed (%r)" % (e,))
-        typ, mx = self.timing.get(opcode, (1, 50))
+        typ, mx = self.timing.get(opcode, (1, 1000))
         t0 = self.ticks_ms()
         if typ:
             self.sleep_ms(typ)
