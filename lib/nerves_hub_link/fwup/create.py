@@ -121,11 +121,26 @@ def _dos_time(t):
 
 
 def _private_key(key):
+    """Key bytes from raw/base64 bytes, or a str that names a key file (or is base64)."""
     if key is None:
         return None
     if isinstance(key, str):
-        return keygen.read_key_file(key, keygen.PRIVATE_LEN)
+        try:
+            return keygen.read_key_file(key, keygen.PRIVATE_LEN)
+        except NervesHubError as e:
+            try:
+                return keygen.decode(key.encode(), keygen.PRIVATE_LEN, "private key")
+            except NervesHubError:
+                raise e
     return keygen.decode(key, keygen.PRIVATE_LEN, "private key")
+
+
+def _opts_key(opts):
+    # fwup's -s FILE arrives as private_key_file, --private-key STRING as private_key.
+    path = opts.get("private_key_file")
+    if path:
+        return keygen.read_key_file(path, keygen.PRIVATE_LEN)
+    return _private_key(opts.get("private_key"))
 
 
 # ---- resources ---------------------------------------------------------------------------
@@ -344,7 +359,16 @@ def create_archive(conf_path, out_path, private_key=None, sha256=False, level=9,
     writer._compressor(level)  # fail early (MicroPython, bad level)
     env = dict(_default_env() if env is None else env)
     key = _private_key(private_key)
-    conf = fwupconf.load(conf_path, env)
+    read_text = None
+    if conf_path == "-":
+        import sys
+
+        stdin_text = sys.stdin.read()
+
+        def read_text(path):
+            return stdin_text if path == "-" else fwupconf._read_text(path)
+
+    conf = fwupconf.load(conf_path, env, read_text=read_text)
     want_sha = _want_sha256(sha256, env)
     measured = []
     for sec in conf.resources:
@@ -476,8 +500,9 @@ def _fail(e):
 
 
 def create_cmd(opts):
-    """``-c -f CONF -o OUT [-s PRIVKEY] [--sha256] [-1..-9]``. Keys: config, output,
-    private_key, sha256, compression_level, quiet. Returns the exit code."""
+    """``-c -f CONF -o OUT [-s PRIVKEY] [--sha256] [-1..-9]``. Keys: config (``-`` = stdin),
+    output (``-`` = stdout), private_key_file (path) or private_key (path or base64 text),
+    sha256, compression_level, quiet. Returns the exit code."""
     conf = opts.get("config")
     out = opts.get("output")
     if not conf:
@@ -485,7 +510,7 @@ def create_cmd(opts):
     if not out:
         return _fail("Specify an output firmware file (-o)")
     try:
-        create_archive(conf, out, opts.get("private_key"), bool(opts.get("sha256")),
+        create_archive(conf, out, _opts_key(opts), bool(opts.get("sha256")),
                        opts.get("compression_level") or 9)
     except NervesHubError as e:
         return _fail(e)
@@ -497,10 +522,11 @@ def sign_cmd(opts):
     src = opts.get("input")
     if not src:
         return _fail("Specify an input firmware file (-i)")
-    if not opts.get("private_key"):
-        return _fail("Specify a signing key (-s)")
     try:
-        sign_archive(src, opts.get("output") or src, opts["private_key"])
+        key = _opts_key(opts)
+        if key is None:
+            return _fail("Specify a signing key (-s)")
+        sign_archive(src, opts.get("output") or src, key)
     except NervesHubError as e:
         return _fail(e)
     return 0

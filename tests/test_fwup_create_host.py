@@ -333,22 +333,72 @@ def _applier_available():
     return True
 
 
+def _apply_steps():
+    """Every successful apply step of signed.fw that starts from a fresh or prefilled image."""
+    out = []
+    for name in FIXTURES:
+        for step in RESULTS[name]["applies"]:
+            if step["fw"] == "signed.fw" and step["rc"] == 0 and step["key"] and (
+                    step["start_image"] is None or step["start_image"].startswith("inputs/")):
+                out.append((name, step["step"]))
+                break
+    return out
+
+
 @pytest.mark.skipif(not _applier_available(), reason="applier CLI not written yet")
-@pytest.mark.parametrize("name", ["F01_raw_write_basic", "F02_ab_upgrade_partition_offset",
-                                  "F07_multi_resource"])
-def test_our_archive_applies_like_the_real_one(name, tmp_path):
+@pytest.mark.parametrize("name,step_name", _apply_steps())
+def test_our_archive_applies_like_the_real_one(name, step_name, tmp_path):
+    step = [s for s in RESULTS[name]["applies"] if s["step"] == step_name][0]
     d = _workdir(name, tmp_path)
     ours = tmp_path / "ours.fw"
     create.create_archive(str(d / "fwup.conf"), str(ours), private_key=KEY, env=_env(name))
-    env = dict(os.environ, PYTHONPATH="lib:port_cpython:tools")
+    env = dict(os.environ, PYTHONPATH="lib:port_cpython:tools", **step["env"])
     images = []
     for fw in (str(ours), os.path.join(BASE, name, "signed.fw")):
         img = tmp_path / ("img%d" % len(images))
+        if step["start_image"]:
+            shutil.copyfile(os.path.join(BASE, name, step["start_image"]), img)
+            os.chmod(img, 0o644)
         r = subprocess.run([sys.executable, "-m", "nerves_hub_link.fwup", "-a", "-q", "-d",
-                            str(img), "-t", "complete", "-p", PUB, "-i", fw],
+                            str(img), "-t", step["task"], "-p", PUB, "-i", fw],
                            env=env, capture_output=True)
         assert r.returncode == 0, r.stdout + r.stderr
         images.append(img.read_bytes())
     assert images[0] == images[1]
-    step = RESULTS[name]["applies"][0]
     assert hashlib.sha256(images[0]).hexdigest() == step["image"]["sha256"]
+
+
+def _fwup(args, cwd, tmp_path, stdin=None):
+    root = os.path.abspath(".")
+    env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000", TZ="UTC",
+               PYTHONPATH=os.pathsep.join(os.path.join(root, p)
+                                          for p in ("lib", "port_cpython", "tools")))
+    return subprocess.run([sys.executable, "-m", "nerves_hub_link.fwup"] + args, cwd=cwd,
+                          env=env, capture_output=True, input=stdin)
+
+
+@pytest.mark.skipif(not _applier_available(), reason="fwup CLI not written yet")
+def test_fwup_cli_create_sign_genkey(tmp_path):
+    d = os.path.abspath(BASE + "/F01_raw_write_basic")
+    key_text = open(KEY).read()
+    signed = open(d + "/signed.fw", "rb").read()
+    for n, args in enumerate((["-s", "../keys/fwup-key.priv"], ["--private-key", key_text])):
+        out = str(tmp_path / ("s%d.fw" % n))
+        r = _fwup(["-c", "-f", "fwup.conf", "-o", out] + args, d, tmp_path)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert open(out, "rb").read() == signed
+    out = str(tmp_path / "resigned.fw")
+    r = _fwup(["-S", "-s", "../keys/fwup-key.priv", "-i", "unsigned.fw", "-o", out], d, tmp_path)
+    assert r.returncode == 0 and open(out, "rb").read() == signed
+    out = str(tmp_path / "stdin.fw")
+    r = _fwup(["-c", "-f", "-", "-o", out], d, tmp_path,
+              stdin=open(d + "/fwup.conf", "rb").read())
+    assert r.returncode == 0 and open(out, "rb").read() == open(d + "/unsigned.fw", "rb").read()
+    r = _fwup(["-c", "-1", "--sha256", "-f", "fwup.conf", "-o", str(tmp_path / "l1.fw")], d,
+              tmp_path)
+    assert r.returncode == 0
+    assert zipfile.ZipFile(tmp_path / "l1.fw").read("meta.conf").count(b"sha256=") == 3
+    r = _fwup(["-g", "-o", str(tmp_path / "gk")], d, tmp_path)
+    assert r.returncode == 0 and len(open(tmp_path / "gk.priv", "rb").read()) == 88
+    r = _fwup(["-c", "-f", "nope.conf", "-o", str(tmp_path / "x.fw")], d, tmp_path)
+    assert r.returncode == 1 and b"nope.conf" in r.stderr
