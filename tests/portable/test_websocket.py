@@ -1,4 +1,4 @@
-# heapsize: 4M
+# heapsize: 512K
 # WebSocket client core: handshake, RFC 6455 section 5.7 frames, errors, close.
 from nerves_hub_link.errors import ProtocolError
 from nerves_hub_link.websocket import (
