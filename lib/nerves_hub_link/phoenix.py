@@ -333,7 +333,7 @@ class Channels:
             self.now = now_ms
         if self.state == DEAD:
             return
-        raw = data if isinstance(data, (bytes, bytearray)) else str(data).encode()
+        raw = data  # cut to RAW_KEEP bytes only if the frame is ignored
         try:
             msg = json.loads(data)
         except Exception as e:  # bad JSON, too deep, bad UTF-8: never kill the link
@@ -365,6 +365,8 @@ class Channels:
         self._ignore("binary frame in JSON mode", bytes(data))
 
     def _ignore(self, reason, raw):
+        if isinstance(raw, str):
+            raw = raw[:RAW_KEEP].encode()
         self._emit(Ignored(reason=reason, raw=bytes(raw[:RAW_KEEP])))
 
     def _reply(self, join_ref, ref, topic, payload, raw):
