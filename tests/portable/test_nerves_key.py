@@ -309,3 +309,20 @@ def test_unknown_chip_waits_for_slowest_table():
     assert nk.public_key() == H(V["device_public_key_raw"])
     assert nk.transport.retries == 0
     assert nk.transport.timing[commands.OP_GENKEY] == (11, 653)
+
+
+def test_tls_context_without_sign_callback_points_to_shared_secret():
+    from nerves_hub_link.errors import NervesKeyError
+
+    try:
+        import tls
+
+        ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+    except ImportError:
+        import ssl
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    chip, clock, nk = make()
+    e = raises(NervesKeyError, link.configure_tls_context, ctx, nk)
+    assert "shared secret" in str(e) and "MICROPY_PY_SSL_ECDSA_SIGN_ALT" in str(e)
+    assert chip.log == []  # refused before touching the chip
