@@ -469,3 +469,17 @@ async def _asyncio_sleep_ms(ms):
     import asyncio
 
     await asyncio.sleep(ms / 1000)
+
+
+def hal_opener(hal, ca_certs_der=None):
+    """``open_connection(host, port, tls_flag)`` for the downloader over a device HAL.
+
+    The HAL wants a TLS context (or None); an https URL gets
+    ``hal.tls_context(ca_certs_der, None, None, host)``, verifying the server name.
+    """
+
+    async def open_connection(host, port, tls):
+        ctx = hal.tls_context(ca_certs_der, None, None, host) if tls else None
+        return await hal.open_connection(host, port, ctx)
+
+    return open_connection

@@ -109,12 +109,28 @@ def normalize_decision(answer):
 
 
 def applier_factory(dev, task="upgrade", env=None):
-    """``factory(public_keys, events) -> Applier`` for ``dev`` (the fwup engine, lazily)."""
+    """``factory(public_keys, events) -> Applier`` for ``dev`` (the fwup engine, lazily).
+
+    ``public_keys`` are fwup's base64 texts; ``events`` gets ``("progress", n)`` and
+    ``("warning", code, text)`` tuples (the shape of NervesHubLink's fwup messages).
+    """
 
     def make(public_keys, events):
         from nerves_hub_link.fwup.applier import Applier
+        from nerves_hub_link.fwup.keys import decode_public
 
-        return Applier(dev, task, public_keys=public_keys, env=env, events=events)
+        def on_event(kind, code, text):
+            if kind == "PR":
+                events(("progress", code))
+            elif kind == "WN":
+                events(("warning", code, text))
+            elif kind == "ER":
+                events(("error", code, text))
+            elif kind == "OK":
+                events(("ok", code, text))
+
+        raw = [decode_public(k) for k in public_keys]
+        return Applier(dev, task, public_keys=raw, env=env, events=on_event)
 
     return make
 
@@ -135,7 +151,8 @@ class UpdateManager:
 
     def __init__(self, push, make_applier, open_connection, ticks_ms, client=None,
                  firmware=None, fwup_public_keys=(), sleep_ms=None, spawn=None, retry=None,
-                 reboot=None, network_interface=None, download_progress=False):
+                 reboot=None, network_interface=None, download_progress=False,
+                 on_change=None):
         self.push = push
         self.make_applier = make_applier
         self.open_connection = open_connection
@@ -149,6 +166,7 @@ class UpdateManager:
         self.reboot = reboot
         self.network_interface = network_interface
         self.download_progress = download_progress
+        self.on_change = on_change
         self.status = IDLE
         self.update_info = None
         self.last_result = None  # ("completed" | "failed", reason) of the last update
@@ -238,9 +256,17 @@ class UpdateManager:
             self.apply_update(info)
 
     # --- running an update ----------------------------------------------------------
+    def _changed(self):
+        if self.on_change is not None:
+            try:
+                self.on_change(self)
+            except Exception as e:
+                log.exception("on_change", e)
+
     def _start(self, info, keys):
         self.status = UPDATING
         self.update_info = info
+        self._changed()
         self._apply_progress.reset()
         self._dl_progress.reset()
         self.task = self.spawn(self.run_update(info, keys))
@@ -258,6 +284,7 @@ class UpdateManager:
         except DownloadError as e:
             return await self._failed("Download failed : %s" % e, e)
         except FwupError as e:
+            self.on_fwup_message(("error", 1, str(e)))
             return await self._failed("FWUP error : %s" % e, e)
         except NervesHubError as e:
             return await self._failed("Update failed : %s" % e, e)
@@ -268,6 +295,7 @@ class UpdateManager:
             if reload:
                 reload()
             self.firmware.after_update(previous_slot)
+        self.on_fwup_message(("ok", 0, ""))
         self._progress("updating", 100, force=True)
         self._status("completed")
         log.state("update", "completed %s" % info.uuid)
@@ -291,6 +319,7 @@ class UpdateManager:
         self.status = IDLE
         self.update_info = None
         self.last_result = (result, reason)
+        self._changed()
 
     async def _reboot(self):
         fn = self.reboot
@@ -387,6 +416,96 @@ class _ApplierSink:
 
     def finish(self):
         self.applier.finish()
+
+
+def attach(link, hal, config=None, firmware=None, dev=None, retry=None,
+           validate_on_connect=True, download_progress=False, client=None):
+    """Wire updates and archives into a ``Link``; returns ``(UpdateManager, ArchiveManager)``.
+
+    Registers ``device`` handlers for ``update``, ``archive``, ``fwup_public_keys`` and
+    ``archive_public_keys``; keeps ``link.currently_downloading_uuid`` current; reboots
+    through ``link.client.reboot()`` after the pushes are flushed. The firmware slots are
+    ``firmware.Firmware(link.kv)``: ``validate_on_boot()`` runs here (so call this before
+    ``link.run()``), and the running slot is marked valid once the link is connected
+    (``validate_on_connect``). ``dev`` defaults to the config's ``block_device``.
+    """
+    from nerves_hub_link.archive_manager import ArchiveManager
+    from nerves_hub_link.download import hal_opener
+    from nerves_hub_link.firmware import Firmware
+
+    cfg = config if config is not None else link.config
+    fw = firmware if firmware is not None else Firmware(link.kv)
+    booted = fw.validate_on_boot()
+    log.state("firmware", "slot %s (%s)" % (fw.active(), booted))
+    ca = None
+    if getattr(cfg, "ca_certs", None):
+        from nerves_hub_link.config import read_der_list
+
+        ca = read_der_list(cfg.ca_certs)
+    opener = hal_opener(hal, ca)
+    if dev is None and getattr(cfg, "block_device", None):
+        dev = hal.block_device(cfg.block_device, getattr(cfg, "block_device_size", 0))
+    if dev is not None:
+        make = applier_factory(dev, cfg.fwup_task, cfg.fwup_env or None)
+    else:
+        def make(keys, events):
+            raise UpdateError("no block_device configured: cannot apply firmware",
+                              hint="set block_device in the device config")
+    sleep_ms = getattr(hal, "sleep_ms", None)
+    cl = client if client is not None else link.client
+
+    def push(event, payload):
+        if event == "fwup_progress":
+            log.state("progress", "%s %d%%" % (payload.get("stage"), payload.get("value")))
+        elif event == "status_update":
+            log.state("update status", payload.get("status"))
+        return link.push("device", event, payload)
+
+    async def reboot():
+        try:
+            await link.flush()
+        except NervesHubError as e:
+            log.warning("update status not flushed before reboot: %s", e)
+        link.client.reboot()
+
+    def changed(m):
+        link.currently_downloading_uuid = m.currently_downloading_uuid
+
+    um = UpdateManager(push, make, opener, hal.ticks_ms, client=cl, firmware=fw,
+                       fwup_public_keys=link.fwup_public_keys, sleep_ms=sleep_ms, retry=retry,
+                       reboot=reboot, download_progress=download_progress, on_change=changed)
+    am = ArchiveManager(cfg.data_path, opener, hal.ticks_ms, client=cl,
+                        archive_public_keys=link.archive_public_keys,
+                        fallback_keys=um.keys.list, sleep_ms=sleep_ms, retry=retry)
+
+    def on_fwup_keys(event, payload):
+        um.on_fwup_public_keys(payload)
+        link.fwup_public_keys = um.keys.list()
+
+    def on_archive_keys(event, payload):
+        am.on_archive_public_keys(payload)
+        link.archive_public_keys = am.keys.list()
+
+    link.on("device", "update", lambda event, payload: um.on_update(payload))
+    link.on("device", "archive", lambda event, payload: am.on_archive(payload))
+    link.on("device", "fwup_public_keys", on_fwup_keys)
+    link.on("device", "archive_public_keys", on_archive_keys)
+    if validate_on_connect:
+        def validate(*_args):
+            if fw.mark_valid():
+                log.state("firmware", "slot %s marked valid" % fw.active())
+
+        link.on("device", "joined", validate)
+        orig = link.client.connected
+
+        def connected():
+            orig()
+            validate()
+
+        link.client.connected = connected
+    link.update_manager = um
+    link.archive_manager = am
+    return um, am
 
 
 def _create_task(coro):
