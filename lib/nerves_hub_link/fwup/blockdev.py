@@ -7,7 +7,7 @@ whose files have no ``truncate``), so it runs on CPython and MicroPython.
 Besides ``readblocks/writeblocks/ioctl`` it offers byte access for the applier:
 ``pread(offset, n)``, ``pwrite(offset, data)``, ``size()``, ``truncate(n)`` and
 ``growable = True``. Largest buffer: one copy chunk (16 KiB) while truncating without
-``truncate``.
+``truncate``; a shared 4 KiB zero block.
 """
 
 import os
@@ -15,6 +15,7 @@ import os
 from nerves_hub_link.errors import BlockDeviceError
 
 _COPY = 16384
+_ZEROS = bytes(4096)
 
 
 def _exists(path):
@@ -70,7 +71,7 @@ class FileBlockDevice:
             # Fill the gap explicitly: some ports cannot seek past the end of a file.
             self.f.seek(self._size)
             gap = offset - self._size
-            z = bytes(min(gap, _COPY))
+            z = _ZEROS
             while gap:
                 k = min(gap, len(z))
                 self.f.write(z[:k] if k < len(z) else z)

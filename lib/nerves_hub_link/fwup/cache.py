@@ -8,8 +8,9 @@ segments) is restored from the journal; what fwup would have flushed is committe
 dropped, trimmed segments zero-filled, the image grown to the segment end). Reads see
 trimmed segments as zeros, like fwup.
 
-Largest buffer: one write's data (passed through) plus one 512-byte journal block; the
-journal itself lives in a file for ``FileBlockDevice`` outputs.
+Largest buffer: the original bytes of one write's span (saved to the journal; a write is
+at most one inflate chunk), a shared 4 KiB zero block; the journal itself lives in a file
+for ``FileBlockDevice`` outputs.
 """
 
 from nerves_hub_link.errors import BlockDeviceError, FwupError
@@ -20,6 +21,7 @@ SEG = 131072
 SEG_BLOCKS = 256
 FULL = (1 << SEG_BLOCKS) - 1
 MAX_OFFSET = 1 << 62
+_ZEROS = bytes(4096)
 
 
 class RamJournal:
@@ -211,7 +213,7 @@ class SegmentCache:
         elif self.dev.growable:
             phys = self.dev.size()
             if phys < end:
-                self.dev.write(phys, bytes(end - phys))
+                self._zeros(phys, end - phys)
         if self.dev.growable and end > self.committed:
             self.committed = end
         mask = seg.dirty
@@ -238,8 +240,16 @@ class SegmentCache:
             j = i
             while j < n and not (mask >> j & 1):
                 j += 1
-            self.dev.write(base + i * BLOCK, bytes((j - i) * BLOCK))
+            self._zeros(base + i * BLOCK, (j - i) * BLOCK)
             i = j
+
+    def _zeros(self, off, n):
+        z = _ZEROS
+        while n:
+            k = n if n < len(z) else len(z)
+            self.dev.write(off, z if k == len(z) else memoryview(z)[:k])
+            off += k
+            n -= k
 
     def _undo_seg(self, s):
         """Forget a pending segment's writes as fwup would (never reached the output)."""
@@ -253,7 +263,7 @@ class SegmentCache:
                 if old is not None:
                     self.dev.write(blk * BLOCK, old)
                 elif self.committed is not None and blk * BLOCK < self.committed:
-                    self.dev.write(blk * BLOCK, bytes(BLOCK))
+                    self.dev.write(blk * BLOCK, memoryview(_ZEROS)[:BLOCK])
 
     # -- public API ----------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ import sys
 
 from nerves_hub_link.errors import NervesHubError
 
-READ_SIZE = 16384
+READ_SIZE = 16384  # fwup's read size: gives fwup's progress steps
+MP_READ_SIZE = 4096
 MAX_PACKET = 1 << 20
 
 # flag -> (long name, takes a value)
@@ -194,7 +195,10 @@ def _pieces(f, framed):
                 yield d
                 n -= k
         return
-    buf = bytearray(READ_SIZE)
+    import gc
+
+    gc.collect()
+    buf = bytearray(READ_SIZE if sys.implementation.name != "micropython" else MP_READ_SIZE)
     mv = memoryview(buf)
     readinto = getattr(f, "readinto", None)
     while True:
@@ -205,7 +209,7 @@ def _pieces(f, framed):
             # short reads (pipes) are passed on as they come
             yield mv[:n]
         else:
-            d = f.read(READ_SIZE)
+            d = f.read(len(buf))
             if not d:
                 return
             yield d
@@ -314,10 +318,27 @@ def _create(opts):
     return create.create_cmd(opts)
 
 
+def _preload():
+    """MicroPython: load the crypto first (its set-up compiles code: the peak of a run) and
+    reserve the deflate window while the heap is still unfragmented."""
+    import gc
+
+    if sys.implementation.name == "micropython":
+        from nerves_hub_link.crypto import ed25519, hashes  # noqa: F401
+
+        hashes.blake2b_256()
+        hashes.sha512()
+        gc.collect()
+    from nerves_hub_link.fwup import zipstream
+
+    zipstream.reserve_window()
+
+
 def main(argv=None):
     """Run fwup with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     if argv is None:
         argv = sys.argv[1:]
+    _preload()
     from nerves_hub_link import hal
 
     hal.install_port()

@@ -71,6 +71,31 @@ class Entry:
         return "Entry(%r, method=%d, usize=%d)" % (self.name, self.method, self.usize)
 
 
+_reserve = None
+
+
+def reserve_window():
+    """MicroPython: hold a 32 KiB block early so the deflate window finds one later.
+
+    A fragmented heap may have enough free bytes but no contiguous 32 KiB; call this at
+    start-up (before importing much) and each inflater takes the block over.
+    """
+    global _reserve
+    if zlib is None and _reserve is None:
+        import gc
+
+        gc.collect()
+        try:
+            _reserve = bytearray(32768)
+        except MemoryError:
+            _reserve = None
+
+
+def _release_window():
+    global _reserve
+    _reserve = None
+
+
 def _zerr(code):
     return ArchiveError("ZIP decompression failed (%d)" % code)
 
@@ -153,14 +178,22 @@ class _MpInflater:
     """
 
     def __init__(self, max_chunk):
+        import gc
+
         import deflate  # portable: ok (MicroPython only)
 
+        gc.collect()  # the 32 KiB window needs one contiguous block
         self.src = _Src()
         self.d = deflate.DeflateIO(self.src, deflate.RAW, 15)
         self.out = bytearray(MP_OUT)
         self.eof = False
+        self.started = False
 
     def _read(self):
+        if not self.started:
+            # hand the reserved block over: DeflateIO allocates its window on this first read
+            self.started = True
+            _release_window()
         try:
             n = self.d.readinto(self.out)
         except EOFError:
@@ -169,6 +202,8 @@ class _MpInflater:
             raise _zerr(-3)
         if not n:
             self.eof = True
+            self.d = None
+            reserve_window()
             return b""
         return memoryview(self.out)[:n]
 
@@ -192,7 +227,8 @@ class _MpInflater:
 
     def unused(self):
         s = self.src
-        rest = bytes(s.carry[s.cpos:s.clen])
+        # a view, not a copy: this inflater is finished, nobody writes the carry again
+        rest = memoryview(s.carry)[s.cpos:s.clen]
         s.clen = s.cpos = 0
         return rest
 
@@ -499,7 +535,7 @@ class ZipStream:
         self._check_and_end(crc, cs, us)
         if rest and self.state != _END:
             if self.pending is not None:
-                rest = rest + self.pending
+                rest = rest + bytes(self.pending)
             self.pending = rest
         return used
 
