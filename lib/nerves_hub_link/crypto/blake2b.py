@@ -273,7 +273,7 @@ class _Blake2bViperBase:
 
 _TEMPLATE = None
 Blake2b = Blake2bPlain
-_variants = []
+_narrow = []
 
 
 def _setup():
@@ -289,22 +289,26 @@ def _setup():
         _blocks = staticmethod(fast)
 
     Blake2b = Blake2bViper
-    _variants.append(Blake2bViper)
-    if _emit.WIDE:
-        narrow = _emit.build(_viper_source(False), "blocks")
-
-        class Blake2bViper32(_Blake2bViperBase):
-            """The 32-bit-word viper code (what MCUs run), kept for tests on 64-bit hosts."""
-
-            _blocks = staticmethod(narrow)
-
-        if narrow is not None:
-            _variants.append(Blake2bViper32)
 
 
 def implementations():
-    """Every pure-Python BLAKE2b class usable on this interpreter (for tests, benchmarks)."""
-    return [Blake2bPlain] + _variants
+    """Every pure-Python BLAKE2b class usable here (for tests and benchmarks).
+
+    On a 64-bit host this also compiles ``Blake2bViper32``, the 32-bit-word code that
+    boards run, so it can be tested; boards never pay for a second copy.
+    """
+    if Blake2b is Blake2bPlain:
+        return [Blake2bPlain]
+    if _emit.WIDE and not _narrow:
+        narrow = _emit.build(_viper_source(False), "blocks")
+
+        class Blake2bViper32(_Blake2bViperBase):
+            """The 32-bit-word viper code (what MCUs run), on a 64-bit host."""
+
+            _blocks = staticmethod(narrow)
+
+        _narrow.append(Blake2bViper32)
+    return [Blake2bPlain, Blake2b] + _narrow
 
 
 _setup()

@@ -289,7 +289,7 @@ class _Sha512ViperBase:
 
 _TEMPLATE = None
 Sha512 = Sha512Plain
-_variants = []
+_narrow = []
 
 
 def _setup():
@@ -305,22 +305,26 @@ def _setup():
         _blocks = staticmethod(fast)
 
     Sha512 = Sha512Viper
-    _variants.append(Sha512Viper)
-    if _emit.WIDE:
-        narrow = _emit.build(_viper_source(False), "blocks")
-
-        class Sha512Viper32(_Sha512ViperBase):
-            """The 32-bit-word viper code (what MCUs run), kept for tests on 64-bit hosts."""
-
-            _blocks = staticmethod(narrow)
-
-        if narrow is not None:
-            _variants.append(Sha512Viper32)
 
 
 def implementations():
-    """Every pure-Python SHA-512 class usable on this interpreter."""
-    return [Sha512Plain] + _variants
+    """Every pure-Python SHA-512 class usable here (for tests and benchmarks).
+
+    On a 64-bit host this also compiles ``Sha512Viper32``, the 32-bit-word code that
+    boards run, so it can be tested; boards never pay for a second copy.
+    """
+    if Sha512 is Sha512Plain:
+        return [Sha512Plain]
+    if _emit.WIDE and not _narrow:
+        narrow = _emit.build(_viper_source(False), "blocks")
+
+        class Sha512Viper32(_Sha512ViperBase):
+            """The 32-bit-word viper code (what MCUs run), on a 64-bit host."""
+
+            _blocks = staticmethod(narrow)
+
+        _narrow.append(Sha512Viper32)
+    return [Sha512Plain, Sha512] + _narrow
 
 
 _setup()
