@@ -48,12 +48,25 @@ async def _deadline(aw, ms, what):
         raise TransportError("%s timed out after %d ms" % (what, ms))
 
 
+_ERRNO = {32: "EPIPE", 104: "ECONNRESET", 110: "ETIMEDOUT", 111: "ECONNREFUSED",
+          113: "EHOSTUNREACH"}
+
+
+def _oserror(e):
+    code = e.args[0] if e.args else None
+    if isinstance(code, int):
+        if code < 0:
+            return "TLS error -0x%04x" % -code
+        return "OSError %d %s" % (code, _ERRNO.get(code, ""))
+    return "%s: %s" % (type(e).__name__, e)
+
+
 def describe(e):
     """A one-line reason for an exception."""
     if isinstance(e, NervesHubError):
         return str(e)
     if isinstance(e, OSError):
-        return "%s: %s" % (type(e).__name__, e)
+        return _oserror(e)
     return "%s: %s" % (type(e).__name__, e)
 
 
@@ -346,6 +359,28 @@ class Link:
             return
         host_hdr = host if port == (443 if tls else 80) else "%s:%d" % (host, port)
         ws = websocket.WSClient(host_hdr, target, extra_headers=headers, rand=self.hal.rand)
+        try:
+            await self._upgrade(ws, reader, writer, start, budget)
+        except OSError as e:
+            # ports that connect and handshake lazily (MicroPython) fail here
+            code = e.args[0] if e.args else None
+            if code in (110, 111, 113):
+                raise TransportError("cannot connect to %s:%d: %s" % (host, port, _oserror(e)))
+            raise TransportError("%s failed during the upgrade: %s"
+                                 % ("TLS session" if tls else "connection", _oserror(e)),
+                                 hint="the server may have refused our client certificate"
+                                 if tls else None)
+        self._ws = ws
+        self._last_rx = self.hal.ticks_ms()
+        self.connections += 1
+        self.attempt = 0
+        self.state = "connected"
+        log.state("connected", url)
+
+    async def _upgrade(self, ws, reader, writer, start, budget):
+        from nerves_hub_link import websocket
+
+        cfg = self.config
         writer.write(ws.handshake_request())
         await _deadline(writer.drain(), budget, "upgrade request")
         while True:
@@ -362,13 +397,7 @@ class Link:
             if isinstance(ev, websocket.Rejected):
                 raise AuthError(_refusal(ev), hint=_refusal_hint(ev.status, cfg))
             if isinstance(ev, websocket.Accepted):
-                break
-        self._ws = ws
-        self._last_rx = self.hal.ticks_ms()
-        self.connections += 1
-        self.attempt = 0
-        self.state = "connected"
-        log.state("connected", url)
+                return
 
     def _join_topics(self):
         ch = self._ch

@@ -79,5 +79,10 @@ async def open_connection(host, port, tls=None):
     except ssl.SSLError as e:
         raise TransportError("TLS handshake failed: %s" % (e.reason or e),
                              hint="the server may have refused our client certificate")
+    except (ConnectionResetError, BrokenPipeError) as e:
+        if tls is None:
+            raise TransportError("connection to %s:%s reset: %s" % (host, port, e))
+        raise TransportError("TLS handshake failed: connection reset by the server",
+                             hint="the server may have refused our client certificate")
     except OSError as e:
         raise TransportError("cannot connect to %s:%s: %s" % (host, port, e.strerror or e))
