@@ -136,6 +136,19 @@ def test_real_and_our_signatures_verify(name, tmp_path):
     assert keygen.verify(pub, sig2, meta2)
 
 
+def test_real_signature_with_pure_streaming_verifier():
+    from nerves_hub_link.crypto import ed25519
+
+    pub = keygen.read_key_file(PUB, 32)
+    sig, meta = _signature_and_meta(BASE + "/F07_multi_resource/signed.fw")
+    v = ed25519.Verifier(pub, sig)
+    for i in range(0, len(meta), 100):
+        v.update(meta[i:i + 100])
+    assert v.verify()
+    assert ed25519.verify_pure(pub, sig, meta)
+    assert not ed25519.verify_pure(pub, sig, meta[:-1])
+
+
 def test_sha256_option_adds_only_sha256_lines(tmp_path):
     name = "F01_raw_write_basic"
     out = tmp_path / "s.fw"

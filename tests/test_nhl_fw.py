@@ -170,6 +170,21 @@ def test_help_explains_every_option(sub, options, capsys):
     assert "fwup" in text
 
 
+def test_progress_bar_only_when_asked(tmp_path, capsys):
+    out = str(tmp_path / "p.fw")
+    rc, _, err = run(capsys, "create", "-q", "-f", F01 + "/fwup.conf", "-o", out)
+    assert rc == 0 and err == ""
+    rc, _, err = run(capsys, "create", "-q", "--progress", "-f", F01 + "/fwup.conf", "-o", out)
+    assert rc == 0 and err.endswith("100%\n") and "\r" in err
+
+
+def test_function_at_top_level_is_refused(tmp_path, capsys):
+    conf = tmp_path / "fwup.conf"
+    conf.write_text("\nraw_write(0)\n")
+    rc, _, err = run(capsys, "create", "-f", str(conf), "-o", str(tmp_path / "o.fw"))
+    assert rc == 1 and ":2: function raw_write() is not allowed at the top level" in err
+
+
 def test_define_option_feeds_variables(tmp_path, capsys):
     conf = tmp_path / "fwup.conf"
     conf.write_text('meta-version = "${VER}"\n')

@@ -634,8 +634,6 @@ class _Builder:
                          hint="declare file-resource %s before the task that uses it"
                          % node.title)
         child = Sec(key, node.kind, node.title, node.src, node.line)
-        child.task = sec if node.kind in ("on-init", "on-finish", "on-error",
-                                         "on-resource") else None
         self.section_body(node.items, child)
         self.validate(child, node)
         if e[1] == "one":
@@ -711,7 +709,6 @@ class _Builder:
                          "2^32 - 1: '%s'" % (ix, off))
 
     def call(self, call, sec):
-        where = getattr(call, "src", "?")
         if sec.key == "task":
             spec = REQUIREMENTS.get(call.name)
             if spec is None:
@@ -759,7 +756,8 @@ class _Builder:
             sec.values.setdefault("funlist", [])
             sec.values["funlist"] = sec.values["funlist"] + ["%d" % len(argv)] + argv
             return
-        self.err(call, "function '%s' is not allowed here (%s)" % (call.name, where))
+        self.err(call, "function %s() is not allowed %s" % (call.name, self._where_name(sec)),
+                 hint="actions go inside on-init/on-finish/on-error/on-resource of a task")
 
     def check_args(self, call, argv, kinds):
         for ix in kinds:
