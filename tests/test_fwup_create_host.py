@@ -11,6 +11,8 @@ import time
 import zipfile
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from nerves_hub_link.errors import ConfigError, CryptoError, FwupError
 from nerves_hub_link.fwup import create, keygen
 
@@ -415,3 +417,14 @@ def test_fwup_cli_create_sign_genkey(tmp_path):
     assert r.returncode == 0 and len(open(tmp_path / "gk.priv", "rb").read()) == 88
     r = _fwup(["-c", "-f", "nope.conf", "-o", str(tmp_path / "x.fw")], d, tmp_path)
     assert r.returncode == 1 and b"nope.conf" in r.stderr
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40))
+def test_printed_strings_parse_back(s):
+    from nerves_hub_link.fwup import confuse, fwupconf
+
+    if "${" in s or "\x00" in s:
+        return
+    root = confuse.parse("meta-misc = %s\n" % fwupconf.format_value(s))
+    assert root.get("meta-misc") == s

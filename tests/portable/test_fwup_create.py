@@ -189,3 +189,13 @@ def test_fixture_key_files_decode():
     assert keygen.encode(pub) == read(fixture("fwup", "keys", "fwup-key.pub"))
     e = raises(CryptoError, keygen.decode, b"@@@@", 32)
     assert "32-byte key" in e.message
+
+
+def test_create_on_micropython_says_what_to_do():
+    from nerves_hub_link.fwup import create
+
+    if not IS_MICROPYTHON:
+        return
+    e = raises(FwupError, create.create_archive,
+               fixture("fwup", "F01_raw_write_basic", "fwup.conf"), "/tmp/never.fw")
+    assert "zlib" in e.message and "CPython" in e.hint
