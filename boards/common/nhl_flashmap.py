@@ -222,3 +222,27 @@ class FlashMap:
             if r[0] > a:
                 return r[0]
         return None
+
+
+class NullJournal:
+    """An undo journal for ``Applier(journal=...)`` that keeps nothing.
+
+    fwup's cache model undoes pending writes when an apply fails; on a board those writes
+    only ever reach the slot that is not running (which is not activated after a failure),
+    so undo records would cost RAM (up to a 128 KiB segment) and flash reads for nothing.
+    """
+
+    def save(self, blk, data):
+        pass
+
+    def pop(self, blk):
+        return None
+
+    def drop(self, blk):
+        pass
+
+    def __contains__(self, blk):
+        return False
+
+    def close(self):
+        pass

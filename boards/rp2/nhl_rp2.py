@@ -26,6 +26,7 @@ from nhl_envkv import EnvKV
 from nhl_flashmap import FWUP_BLOCK, FileWindow, FlashMap
 
 ROOT = "/nhl"
+ARCHIVE_ROOT = "/nhl"  # where path_write targets live in archives (boards/rp2/fwup.conf)
 ENV_NAME = "fwenv.bin"
 ENV_BLOCK_OFFSET = 0
 ENV_BLOCK_COUNT = 16  # 8 KiB
@@ -73,7 +74,8 @@ class Rp2Board:
         self.kv = EnvKV(self.dev, ENV_BLOCK_OFFSET, ENV_BLOCK_COUNT)
         self.fw = firmware.Firmware(self.kv, bootlimit=1)
         self.slot = None
-        self.running = self.fw.active()
+        active = self.fw.active()
+        self.running = active if self.has_app(active) else None
 
     def slot_dir(self, slot):
         return self.root + "/" + slot
@@ -100,40 +102,47 @@ class Rp2Board:
             d = self.slot_dir(slot)
             if d not in sys.path:
                 sys.path.insert(0, d)
-        self.slot = slot
-        self.running = self.fw.active()
+        self.slot = self.running = slot
         return state
 
     def next_slot(self):
-        return firmware.other_slot(self.running)
+        """The slot an upgrade writes: not the running one ("a" when no slot runs yet)."""
+        return firmware.other_slot(self.running) if self.running else "a"
+
+    def writable_slots(self):
+        return tuple(s for s in firmware.SLOTS if s != self.running)
 
     def prepare(self):
-        """Empty the next slot before an archive writes into it; returns its name.
+        """Empty the slots an archive may write before it runs; returns the next slot.
 
         Stale modules of an older app must not survive next to the new ones.
         """
-        slot = self.next_slot()
-        _rmtree(self.slot_dir(slot))
-        return slot
+        for slot in self.writable_slots():
+            _rmtree(self.slot_dir(slot))
+        return self.next_slot()
 
     def path_guard(self):
-        """A ``PathGuard`` that lets ``path_write`` reach the next slot only."""
-        return PathGuard(self.slot_dir(self.next_slot()))
+        """The ``fs`` for ``Applier``: ``path_write`` reaches the non-running slots only."""
+        return PathGuard(self.root, self.writable_slots())
 
     def activate(self, previous=None):
         """After ``Applier.finish()``: the slot the archive switched to boots next, on trial.
 
-        ``previous`` is the slot that was active while the archive was applied (default: the
-        one active when this HAL was made or booted).
+        ``previous`` is the slot that ran while the archive was applied (default: the running
+        one; None on a device that has no app in a slot yet).
         """
         previous = previous or self.running
-        new = self.fw.after_update(previous)
+        new = self.fw.active()
+        if previous is None and self.kv.get("nerves_fw_active"):
+            self.fw.activate(new)
+        else:
+            new = self.fw.after_update(previous)
         if new is None:
             raise UpdateError("the archive did not switch slots: nerves_fw_active is still %r"
                               % previous,
                               "apply the 'upgrade' task of an A/B archive (boards/rp2/fwup.conf)")
         if not self.has_app(new):
-            self.kv.set({"nerves_fw_active": previous, "upgrade_available": "0"})
+            self.kv.set({"nerves_fw_active": previous or None, "upgrade_available": "0"})
             raise UpdateError("slot %r holds no app after the update (looked for %s in %s)"
                               % (new, "/".join(APP_FILES), self.slot_dir(new)),
                               "the archive must path_write app.py or app.mpy into the slot")
@@ -158,20 +167,30 @@ class Rp2Board:
 
 
 class PathGuard:
-    """Maps archive ``path_write`` targets into one slot directory and refuses the rest.
+    """The ``fs`` for ``Applier``'s ``path_write``: confines writes to writable slot dirs.
 
-    ``resolve(path)`` accepts paths inside the slot (``/nhl/b/app.mpy``) and returns them;
-    anything else (the running slot, ``..``, ``/main.py``) raises ``UpdateError``.
+    Archives name paths under ``ARCHIVE_ROOT`` (``/nhl/b/app.mpy``); the guard maps that root
+    onto the board's root and accepts only paths inside ``slot_dirs`` (never the running
+    slot, no ``..``). Anything else raises ``UpdateError`` before a file is opened.
     """
 
-    def __init__(self, slot_dir):
-        self.slot_dir = slot_dir
+    def __init__(self, root, slots):
+        self.root = root
+        self.slots = slots
 
     def resolve(self, path):
-        parts = path.split("/")
-        if ".." in parts or not path.startswith(self.slot_dir + "/"):
-            raise UpdateError("path_write to %r is outside the slot being updated (%s)"
-                              % (path, self.slot_dir),
+        slot = None
+        if path.startswith(ARCHIVE_ROOT + "/"):
+            rest = path[len(ARCHIVE_ROOT) + 1:]
+            if "/" in rest:
+                slot = rest[:rest.index("/")]
+        if ".." in path.split("/") or slot not in self.slots:
+            raise UpdateError("path_write to %r is outside the slots being updated (%s)"
+                              % (path, ", ".join(ARCHIVE_ROOT + "/" + s for s in self.slots)),
                               "an app-only archive may write only into the next slot")
-        _mkdirs(path[:path.rindex("/")])
-        return path
+        local = self.root + path[len(ARCHIVE_ROOT):]
+        _mkdirs(local[:local.rindex("/")])
+        return local
+
+    def open(self, path, mode="wb"):
+        return open(self.resolve(path), mode)

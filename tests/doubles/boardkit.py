@@ -3,20 +3,25 @@
 import sys
 
 
-def tmpdir(name=""):
-    """``build/tmp_boards/<interpreter>[/name]``, created if missing (relative to the repo root)."""
+def makedirs(path):
     import os
 
-    path = ""
-    for part in ("build", "tmp_boards", sys.implementation.name, name):
+    cur = "/" if path.startswith("/") else ""
+    for part in path.split("/"):
         if not part:
             continue
-        path = path + "/" + part if path else part
+        cur = cur + part if cur in ("", "/") else cur + "/" + part
         try:
-            os.mkdir(path)
+            os.mkdir(cur)
         except OSError:
             pass
     return path
+
+
+def tmpdir(name=""):
+    """``build/tmp_boards/<interpreter>[/name]``, created if missing (relative to the repo root)."""
+    path = "build/tmp_boards/" + sys.implementation.name
+    return makedirs(path + "/" + name if name else path)
 
 
 def rmtree(path):

@@ -45,6 +45,23 @@ DEFAULT_TABLE = (
     ("ota_1", TYPE_APP, 0x11, 0x40000, 0x20000),
 )
 
+# MicroPython's partitions-4MiB-ota.csv (ESP32_GENERIC, variant OTA); use with ``store_dir``.
+OTA_4MIB_TABLE = (
+    ("nvs", TYPE_DATA, 0x02, 0x9000, 0x4000),
+    ("otadata", TYPE_DATA, 0x00, 0xD000, 0x2000),
+    ("phy_init", TYPE_DATA, 0x01, 0xF000, 0x1000),
+    ("ota_0", TYPE_APP, 0x10, 0x10000, 0x180000),
+    ("ota_1", TYPE_APP, 0x11, 0x190000, 0x180000),
+)
+# A factory app plus two OTA slots: the factory app may write both slots.
+FACTORY_TABLE = (
+    ("nvs", TYPE_DATA, 0x02, 0x9000, 0x4000),
+    ("otadata", TYPE_DATA, 0x00, 0xD000, 0x2000),
+    ("factory", TYPE_APP, 0x00, 0x10000, 0x10000),
+    ("ota_0", TYPE_APP, 0x10, 0x20000, 0x20000),
+    ("ota_1", TYPE_APP, 0x11, 0x40000, 0x20000),
+)
+
 STATE_NEW = "new"
 STATE_PENDING = "pending_verify"
 STATE_VALID = "valid"
@@ -54,13 +71,16 @@ STATE_ABORTED = "aborted"
 class Chip:
     """Flash contents, partition table and OTA boot state of one simulated ESP32."""
 
-    def __init__(self, table=DEFAULT_TABLE, rollback=True, running="ota_0"):
+    def __init__(self, table=DEFAULT_TABLE, rollback=True, running="ota_0", store_dir=None):
         self.table = tuple(table)
         self.rollback = rollback
         self.data = {}
         for label, ptype, _sub, _addr, size in self.table:
             if ptype == TYPE_APP or label not in ("nvs", "otadata", "phy_init"):
-                self.data[label] = bytearray(b"\xff" * size)
+                if store_dir:
+                    self.data[label] = FileStore(store_dir + "/" + label + ".bin", size)
+                else:
+                    self.data[label] = _erased(size)
         self.erases = 0
         self.boot_label = running
         self.running = running
@@ -104,15 +124,68 @@ class Chip:
         raise OSError(ENOENT)  # a brick: no valid app left
 
 
-chip = Chip()
+def _erased(size):
+    """A RAM partition of 0xFF bytes, allocated once (no temporary of the same size)."""
+    b = bytearray(size)
+    blank = b"\xff" * SECTOR
+    for i in range(0, size, SECTOR):
+        b[i:i + SECTOR] = blank
+    return b
 
 
-def reset_chip(table=DEFAULT_TABLE, rollback=True, running="ota_0", image=None):
-    """Start a fresh simulated chip; ``image`` (bytes) is programmed into ``running``."""
+class FileStore:
+    """Partition contents in a file (so big partitions do not count against a test heap).
+
+    Supports what ``Partition`` needs from a bytearray: ``len``, slice reads, slice writes
+    and ``d[i]``.
+    """
+
+    def __init__(self, path, size):
+        self.path = path
+        self.size = size
+        with open(path, "wb") as f:
+            blank = b"\xff" * SECTOR
+            for _ in range(size // SECTOR):
+                f.write(blank)
+
+    def __len__(self):
+        return self.size
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            start, stop = i.start or 0, self.size if i.stop is None else i.stop
+            if start < 0:
+                start += self.size
+            if stop < 0:
+                stop += self.size
+            with open(self.path, "rb") as f:
+                f.seek(start)
+                return f.read(max(0, stop - start))
+        return self[i:i + 1][0]
+
+    def __setitem__(self, i, data):
+        start = i.start or 0
+        with open(self.path, "r+b") as f:
+            f.seek(start)
+            f.write(data)
+
+
+chip = Chip(table=())  # no partitions until a test calls reset_chip()
+
+
+def reset_chip(table=DEFAULT_TABLE, rollback=True, running="ota_0", image=None, store_dir=None):
+    """Start a fresh simulated chip; ``image`` (bytes) is programmed into ``running``.
+
+    ``store_dir`` keeps partition contents in files there instead of RAM.
+    """
     global chip
-    chip = Chip(table, rollback, running)
+    import gc
+
+    chip = None
+    gc.collect()  # let the previous chip's flash go before allocating the next
+    chip = Chip(table, rollback, running, store_dir)
     if image is not None:
-        chip.data[running][: len(image)] = image
+        chip.data[running][0:len(image)] = image
     return chip
 
 
@@ -215,9 +288,16 @@ class Partition:
             chip.erases += 1
 
     def _program(self, start, buf):
+        # NOR flash can only clear bits: the result is old AND new, a sector at a time.
         d = self._buf()
-        for i in range(len(buf)):
-            d[start + i] &= buf[i]
+        n = len(buf)
+        pos = 0
+        while pos < n:
+            k = min(SECTOR, n - pos)
+            old = int.from_bytes(d[start + pos:start + pos + k], "big")
+            new = int.from_bytes(bytes(buf[pos:pos + k]), "big")
+            d[start + pos:start + pos + k] = (old & new).to_bytes(k, "big")
+            pos += k
 
     def ioctl(self, op, arg):
         if op in (1, 2, 3):

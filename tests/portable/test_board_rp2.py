@@ -54,8 +54,9 @@ def install(board, version):
     """What an upgrade archive does: path_write the app into the next slot, switch the KV."""
     slot = board.prepare()
     guard = board.path_guard()
-    put(guard.resolve(board.slot_dir(slot) + "/app.py"), "VERSION = %r\n" % version)
-    put(guard.resolve(board.slot_dir(slot) + "/lib/helper.py"), "X = 1\n")
+    with guard.open("/nhl/%s/app.py" % slot) as f:
+        f.write(("VERSION = %r\n" % version).encode())
+    put(guard.resolve("/nhl/%s/lib/helper.py" % slot), "X = 1\n")
     board.kv.set({"nerves_fw_active": slot, slot + ".nerves_fw_version": version,
                   slot + ".nerves_fw_platform": "rp2", slot + ".nerves_fw_architecture": "arm"})
     return board.activate()
@@ -70,7 +71,7 @@ def test_first_boot_without_an_app_runs_nothing_from_the_slots():
     fresh()
     board, state, version = start()
     assert state == firmware.VALID and board.slot is None and version is None
-    assert board.next_slot() == "b"
+    assert board.next_slot() == "a" and board.writable_slots() == ("a", "b")
 
 
 def test_update_runs_the_new_slot_and_stays_after_mark_valid():
@@ -107,7 +108,9 @@ def test_slot_that_never_validates_is_abandoned_on_the_next_boot():
 
 
 def test_prepare_removes_stale_files_of_the_next_slot():
-    board = fresh()
+    board = fresh("b")
+    install(board, "1.0.0")
+    board, _, _ = reset(board)
     nhl_rp2._mkdirs(ROOT + "/b/lib")
     put(ROOT + "/b/old.py", "")
     put(ROOT + "/b/lib/old2.py", "")
@@ -115,24 +118,31 @@ def test_prepare_removes_stale_files_of_the_next_slot():
     import os
 
     assert os.listdir(ROOT + "/b") == []
-    assert "a" in os.listdir(ROOT)
+    assert "app.py" in os.listdir(ROOT + "/a")
 
 
 def test_path_guard_refuses_the_running_slot_and_escapes():
-    board = fresh()
+    board = fresh("b")
+    install(board, "1.0.0")
+    board, _, _ = reset(board)
+    assert board.running == "a"
     guard = board.path_guard()
-    assert guard.resolve(ROOT + "/b/app.mpy") == ROOT + "/b/app.mpy"
-    for bad in (ROOT + "/a/app.mpy", "/main.py", ROOT + "/b/../a/app.py", ROOT + "/bx/app.py"):
+    assert guard.resolve("/nhl/b/app.mpy") == ROOT + "/b/app.mpy"
+    for bad in ("/nhl/a/app.mpy", "/main.py", "/nhl/b/../a/app.py", "/nhl/bx/app.py",
+                "/nhl/b", "/nhlx/b/app.py", ROOT + "/b/app.py"):
         e = raises(UpdateError, guard.resolve, bad)
-        assert "outside the slot" in str(e)
+        assert "outside the slots" in str(e)
+    # Before any slot runs an app, provisioning may write either slot.
+    assert fresh().path_guard().slots == ("a", "b")
 
 
 def test_activate_refuses_a_slot_without_an_app():
-    board = fresh()
-    board.kv.set({"nerves_fw_active": "a"})
+    board = fresh("b")
+    install(board, "1.0.0")
+    board, _, _ = reset(board)
     board.prepare()
     board.kv.set({"nerves_fw_active": "b"})
-    e = raises(UpdateError, board.activate, "a")
+    e = raises(UpdateError, board.activate)
     assert "holds no app" in str(e)
     assert board.kv.get("nerves_fw_active") == "a"
     e = raises(UpdateError, board.activate)
