@@ -191,3 +191,8 @@ def test_fwup_private_key_reproduces_signature():
     assert ed25519.public_key(priv[:32]) == priv[32:] == _key("fwup-key.pub")
     sig = _fwup_signature(fixture("fwup", "F01_raw_write_basic", "signed.fw"))
     assert ed25519.sign_pure(priv[:32], meta) == sig
+
+
+def test_slow_pow_fallback_matches_builtin():
+    for b, e in ((3, 5), (ed25519.D, ed25519.P - 2), (2, (ed25519.P - 5) // 8)):
+        assert ed25519._pow_slow(b, e, ed25519.P) == pow(b, e, ed25519.P)

@@ -32,8 +32,26 @@ W_BASE = 5  # wNAF width for the base point: 2**(W_BASE-2) = 8 table entries
 W_VAR = 5  # wNAF width for A: 8 table entries
 
 
+def _pow_slow(b, e, m):
+    r = 1
+    b %= m
+    while e:
+        if e & 1:
+            r = r * b % m
+        b = b * b % m
+        e >>= 1
+    return r
+
+
+try:
+    _pow = pow
+    _pow(3, 5, 7)
+except (TypeError, NotImplementedError):  # ports built without 3-argument pow
+    _pow = _pow_slow
+
+
 def _inv(z):
-    return pow(z, P - 2, P)
+    return _pow(z, P - 2, P)
 
 
 # -- point arithmetic: (X, Y, Z, T) with x = X/Z, y = Y/Z, x*y = T/Z --
@@ -227,7 +245,7 @@ def _decode(s):
     u = (yy - 1) % P
     v = (D * yy + 1) % P
     v3 = v * v % P * v % P
-    x = u * v3 % P * pow(u * v3 % P * v3 % P * v % P, (P - 5) // 8, P) % P
+    x = u * v3 % P * _pow(u * v3 % P * v3 % P * v % P, (P - 5) // 8, P) % P
     vxx = v * x % P * x % P
     if vxx != u:
         if vxx != P - u:
