@@ -26,25 +26,42 @@ def _check(digest):
         raise CryptoError("unsupported HMAC digest %r" % (digest,), hint="use sha256, sha512 or sha1")
 
 
+def _pads(key, digest):
+    bs = _BLOCK[digest]
+    key = bytes(key)
+    if len(key) > bs:
+        h = hashes.new(digest)
+        h.update(key)
+        key = h.digest()
+    ipad = bytearray(bs)
+    opad = bytearray(bs)
+    for i in range(len(key)):
+        ipad[i] = key[i] ^ 0x36
+        opad[i] = key[i] ^ 0x5C
+    for i in range(len(key), bs):
+        ipad[i] = 0x36
+        opad[i] = 0x5C
+    return bytes(ipad), bytes(opad)
+
+
+def _mac(ipad, opad, msg, digest):
+    h = hashes.new(digest)
+    h.update(ipad)
+    h.update(msg)
+    inner = h.digest()
+    h = hashes.new(digest)
+    h.update(opad)
+    h.update(inner)
+    return h.digest()
+
+
 class Hmac:
     """Streaming HMAC: ``Hmac(key, digest)``, ``update(data)``, ``digest()`` (once)."""
 
     def __init__(self, key, digest="sha256"):
         _check(digest)
         self._name = digest
-        bs = _BLOCK[digest]
-        key = bytes(key)
-        if len(key) > bs:
-            h = hashes.new(digest)
-            h.update(key)
-            key = h.digest()
-        ipad = bytearray(bs)
-        opad = bytearray(bs)
-        for i in range(bs):
-            k = key[i] if i < len(key) else 0
-            ipad[i] = k ^ 0x36
-            opad[i] = k ^ 0x5C
-        self._opad = opad
+        ipad, self._opad = _pads(key, digest)
         self._inner = hashes.new(digest)
         self._inner.update(ipad)
 
@@ -74,24 +91,23 @@ def hmac_digest(key, msg, digest="sha256"):
 
 
 def pbkdf2_hmac_pure(digest, password, salt, iterations, length):
-    """PBKDF2-HMAC with our own HMAC."""
+    """PBKDF2-HMAC with our own HMAC (pads computed once, XOR done on one big int)."""
     _check(digest)
     if iterations < 1 or length < 1:
         raise CryptoError("PBKDF2 needs iterations >= 1 and length >= 1, got %r, %r"
                           % (iterations, length))
-    # Key the pads once; each round then only copies the two prefixed states... which
-    # MicroPython hash objects cannot do (no copy()), so re-key per round.
+    ipad, opad = _pads(password, digest)
+    size = _SIZE[digest]
+    salt = bytes(salt)
     out = bytearray()
     block = 1
-    size = _SIZE[digest]
     while len(out) < length:
-        u = hmac_digest_pure(password, bytes(salt) + block.to_bytes(4, "big"), digest)
-        acc = bytearray(u)
+        u = _mac(ipad, opad, salt + block.to_bytes(4, "big"), digest)
+        acc = int.from_bytes(u, "big")
         for _ in range(iterations - 1):
-            u = hmac_digest_pure(password, u, digest)
-            for i in range(size):
-                acc[i] ^= u[i]
-        out.extend(acc)
+            u = _mac(ipad, opad, u, digest)
+            acc ^= int.from_bytes(u, "big")
+        out.extend(acc.to_bytes(size, "big"))
         block += 1
     return bytes(out[:length])
 
