@@ -310,7 +310,7 @@ class DownloadState:
         return fail or RETRY
 
     def _fail(self, reason, message, hint=None):
-        err = DownloadError("download failed: %s" % message, hint=hint)
+        err = DownloadError(message, hint=hint)
         err.reason = reason
         self.error = err
         return FAIL

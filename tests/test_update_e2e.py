@@ -1,0 +1,290 @@
+"""Firmware updates end to end: the simulator (`nhl hub`, CPython, TLS) and a device whose
+link, update manager, downloader and fwup applier run in this process over a flash image
+file, with its firmware KV in the image's U-Boot environment. Archives come from our own
+`fwup create` (tools/demo.py's A/B fwup.conf); expected images from our fwup CLI."""
+
+import asyncio
+import os
+import random
+import sys
+import threading
+import zipfile
+
+import pytest
+from demo import (
+    ENV_COUNT,
+    ENV_OFFSET,
+    ENV_REDUND,
+    SLOT_BLOCKS,
+    fwup_cli,
+    make_keys,
+    make_release,
+    provision,
+    read_env,
+    rootfs_bytes,
+)
+from nerves_hub_link.download import RetryConfig
+from nerves_hub_link.firmware import Firmware
+from nhl.hub import firmware as hubfw
+from nhl.hub import init_dir
+from nhl.hub.testing import HubThread, device_config
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "boards", "common"))
+from nhl_envkv import EnvKV  # noqa: E402  (board helper: U-Boot env KV over a block device)
+
+IDENT = "device-1"
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("fw"))
+    pub, priv = make_keys(d)
+    other_pub, other_priv = make_keys(str(tmp_path_factory.mktemp("other")))
+    rel = {"dir": d, "pub": pub, "priv": priv,
+           "v1": make_release(d, "1.0.0", priv),
+           "v2": make_release(d, "2.0.0", priv),
+           "v2_wrong_key": make_release(d, "2.0.0", other_priv, name="wrong-key.fw")}
+    # hash mismatch: 2.0.0's signed meta.conf with the rootfs of another build of equal size
+    imposter = make_release(d, "2.0.1", priv, rootfs=rootfs_bytes("imposter"), name="imp.fw")
+    rel["v2_bad_hash"] = os.path.join(d, "bad-hash.fw")
+    with zipfile.ZipFile(rel["v2"]) as good, zipfile.ZipFile(imposter) as imp, \
+            zipfile.ZipFile(rel["v2_bad_hash"], "w", zipfile.ZIP_DEFLATED) as out:
+        for name in ("meta.conf.ed25519", "meta.conf"):
+            out.writestr(name, good.read(name))
+        out.writestr("data/rootfs.img", imp.read("data/rootfs.img"))
+    with open(pub) as f:
+        rel["key"] = f.read().strip()
+    return rel
+
+
+@pytest.fixture(scope="module")
+def hub_dir(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("hub"))
+    init_dir(d, devices=(IDENT,))
+    return d
+
+
+@pytest.fixture
+def hub(hub_dir):
+    h = HubThread(hub_dir)
+    yield h
+    h.stop()
+
+
+class Device:
+    """A CPython device in its own thread; a reboot starts a fresh Link on the same flash."""
+
+    def __init__(self, cfg_path, flash, validate=True):
+        self.cfg_path = cfg_path
+        self.flash = flash
+        self.validate = validate
+        self.boots = []  # the active slot after each boot's validate_on_boot()
+        self.reboot_images = []  # flash bytes when each reboot was asked for
+        self.stopping = False
+        self.errors = []
+        self.link = None
+        self.loop = None
+        self.thread = threading.Thread(target=self._main, daemon=True)
+        self.thread.start()
+
+    def _main(self):
+        try:
+            while not self.stopping:
+                self.rebooting = False
+                asyncio.run(self._boot())
+                if not self.rebooting:
+                    break
+        except Exception as e:  # reported by the test
+            self.errors.append(e)
+
+    async def _boot(self):
+        from nerves_hub_link.config import Config, build
+        from nerves_hub_link.fwup.blockdev import FileBlockDevice
+        from nerves_hub_link.link import Link
+        from nerves_hub_link.update_manager import attach
+        from nhl_port.device import CPythonHAL
+
+        cfg = build(Config.from_json_file(self.cfg_path))
+        hal = CPythonHAL(cfg.data_path, reboot=self._reboot)
+        dev = FileBlockDevice(self.flash)
+        kv = EnvKV(dev, ENV_OFFSET, ENV_COUNT, ENV_REDUND)
+        self.fw = Firmware(kv)
+        link = Link(cfg, hal, kv=kv)
+        attach(link, hal, dev=dev, validate_on_connect=self.validate,
+               retry=RetryConfig(time_between_retries=20, idle_timeout=5000))
+        self.boots.append(kv.get("nerves_fw_active"))  # attach() ran validate_on_boot()
+        self.loop = asyncio.get_running_loop()
+        self.link = link
+        await link.run()
+
+    def _reboot(self):
+        with open(self.flash, "rb") as f:
+            self.reboot_images.append(f.read())
+        self.rebooting = True
+        self.link.stop()
+
+    def stop(self):
+        self.stopping = True
+        if self.loop is not None and self.link is not None:
+            self.loop.call_soon_threadsafe(self.link.stop)
+        self.thread.join(10)
+
+
+@pytest.fixture
+def device(hub, hub_dir, releases, tmp_path):
+    started = []
+
+    def start(validate=True):
+        flash = provision(str(tmp_path / "flash.img"), releases["v1"], releases["pub"])
+        cfg = device_config(hub, str(tmp_path), "dev", identifier=IDENT,
+                            fwup_public_keys=[releases["key"]])
+        d = Device(cfg, flash, validate)
+        started.append(d)
+        return d
+
+    yield start
+    for d in started:
+        d.stop()
+        assert not d.errors, d.errors
+
+
+def _params(hub):
+    rec = hub.device(IDENT)
+    return (rec.join_params.get("device") or {}) if rec else {}
+
+
+def _wait_joined(hub, version, timeout=20):
+    def ok(state):
+        rec = state.devices.get(IDENT)
+        return (rec is not None and rec.connection is not None and "device" in rec.joined
+                and (rec.join_params.get("device") or {}).get("nerves_fw_version") == version)
+
+    hub.wait(ok, timeout, "%s joined on %s" % (IDENT, version))
+
+
+def _wait_status(hub, status, timeout=30):
+    def ok(state):
+        rec = state.devices.get(IDENT)
+        return rec is not None and any(
+            m.get("event") == "status_update" and (m.get("payload") or {}).get("status")
+            in (status, "failed") for m in rec.messages if m.get("kind") == "frame")
+
+    hub.wait(ok, timeout, "status %s" % status)
+
+
+def _statuses(hub):
+    return [m["payload"]["status"] for m in hub.messages(IDENT, "status_update")]
+
+
+def _offer(hub, path, name, faults=()):
+    """Host *path* with a fault plan and push its `update` (like a deployment would)."""
+    async def go():
+        fw = hub.hub.add_firmware(path, name)
+        fw.faults = list(faults)
+        payload = hubfw.update_payload(hub.hub.firmware_url(name), fw.path, fw.meta)
+        await hub.hub.push(IDENT, "device", "update", payload)
+        return fw
+
+    return hub.call(go())
+
+
+def test_update_with_drops_and_a_200_completes(hub, device, releases, tmp_path):
+    d = device()
+    _wait_joined(hub, "1.0.0")
+    v1_image = open(d.flash, "rb").read()
+    size = os.path.getsize(releases["v2"])
+    rnd = random.Random(7)
+    # five drops at random offsets; the 200-instead-of-206 answers the first resume, which
+    # comes early (a 200 restarts the apply from byte 0, so what came before is fetched twice)
+    faults = [{"drop_after": rnd.randrange(1, size // 40)},
+              {"ignore_range": True, "drop_after": rnd.randrange(size // 10, size // 2)}]
+    faults += [{"drop_after": rnd.randrange(1, size // 5)} for _ in range(3)]
+    fw = _offer(hub, releases["v2"], "v2.fw", faults)
+    _wait_status(hub, "completed")
+    assert _statuses(hub)[-1] == "completed", _statuses(hub)
+    _wait_joined(hub, "2.0.0")
+
+    # the image at reboot time equals what our fwup CLI makes of the same .fw
+    expected = str(tmp_path / "expected.img")
+    with open(expected, "wb") as f:
+        f.write(v1_image)
+    r = fwup_cli("-a", "-d", expected, "-i", releases["v2"], "-t", "upgrade",
+                 "-p", releases["pub"], "-q")
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = d.reboot_images[0]
+    want = open(expected, "rb").read()
+    env_lo, env_hi = ENV_OFFSET * 512, (ENV_REDUND + ENV_COUNT) * 512
+    assert got[:env_lo] == want[:env_lo] and got[env_hi:] == want[env_hi:]
+    env_got = read_env_bytes(got)
+    env_want = read_env_bytes(want)
+    trial = {"upgrade_available": "1", "bootcount": "0", "nerves_fw_validated": "0",
+             "b.nerves_fw_validated": "0"}
+    assert env_got == dict(env_want, **trial)  # plus the A/B trial keys of the manager
+
+    requests = hub.run(lambda: list(fw.requests))
+    assert [r["status"] for r in requests] == [200, 200, 206, 206, 206, 206]
+    sent = sum(r["sent"] for r in requests)
+    assert sent <= size * 1.05, (sent, size)
+    values = [m["payload"]["value"] for m in hub.messages(IDENT, "fwup_progress")]
+    assert values[-1] == 100 and values == sorted(values) and len(set(values)) == len(values)
+    assert _statuses(hub).count("started") == 6 and _statuses(hub)[0] == "received"
+    # after the reboot: slot b, validated once connected
+    env = read_env(d.flash)
+    assert env["nerves_fw_active"] == "b" and env["b.nerves_fw_validated"] == "1"
+    assert _params(hub)["meta"]["firmware_validated"] in (True, False)
+
+
+def read_env_bytes(image):
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".img") as f:
+        f.write(image)
+        f.flush()
+        return read_env(f.name)
+
+
+@pytest.mark.parametrize("case", ["bad_signature", "hash_mismatch", "http_404"])
+def test_failed_update_keeps_old_slot_and_connection(hub, device, releases, case):
+    d = device()
+    _wait_joined(hub, "1.0.0")
+    before = open(d.flash, "rb").read()
+    path = {"bad_signature": releases["v2_wrong_key"], "hash_mismatch": releases["v2_bad_hash"],
+            "http_404": releases["v2"]}[case]
+    faults = [{"status": 404}] if case == "http_404" else []
+    _offer(hub, path, case + ".fw", faults)
+    _wait_status(hub, "failed")
+    msgs = hub.messages(IDENT, "status_update")
+    assert msgs[-1]["payload"]["status"] == "failed"
+    reason = msgs[-1]["payload"]["reason"]
+    assert {"bad_signature": "FWUP error", "hash_mismatch": "FWUP error",
+            "http_404": "Download failed"}[case] in reason
+    after = open(d.flash, "rb").read()
+    slot_a = slice(64 * 512, (64 + SLOT_BLOCKS) * 512)
+    env = slice(ENV_OFFSET * 512, (ENV_REDUND + ENV_COUNT) * 512)
+    assert after[slot_a] == before[slot_a] and after[env] == before[env]
+    if case != "hash_mismatch":
+        assert after == before
+    assert read_env(d.flash)["nerves_fw_active"] == "a"
+    rec = hub.device(IDENT)
+    assert rec.connection is not None and "device" in rec.joined and rec.connections == 1
+    assert d.reboot_images == []
+
+
+def test_slot_that_never_validates_is_left_on_next_reboot(hub, device, releases):
+    d = device(validate=False)
+    _wait_joined(hub, "1.0.0")
+    uuid1 = _params(hub)["nerves_fw_uuid"]
+    _offer(hub, releases["v2"], "v2.fw")
+    _wait_status(hub, "completed")
+    _wait_joined(hub, "2.0.0")
+    env = read_env(d.flash)
+    assert env["nerves_fw_active"] == "b" and env["upgrade_available"] == "1"
+    assert env["bootcount"] == "1"
+    # the server reboots it; the trial slot never validated -> back on a
+    hub.call(hub.hub.push(IDENT, "device", "reboot", {}))
+    _wait_joined(hub, "1.0.0")
+    assert _params(hub)["nerves_fw_uuid"] == uuid1
+    assert _params(hub)["meta"]["firmware_auto_revert_detected"] is True
+    env = read_env(d.flash)
+    assert env["nerves_fw_active"] == "a" and env["b.nerves_fw_validated"] == "0"
+    assert d.boots == ["a", "b", "a"]
