@@ -56,7 +56,6 @@ class Hub:
 
     def device_app(self, tls):
         app = web.Application()
-        app["tls"] = tls
         for path in SOCKET_PATHS:
             app.router.add_get(path, self._socket_handler(tls))
         app.router.add_get("/firmware/{name}", self._firmware)
@@ -76,9 +75,10 @@ class Hub:
         if admin_port is not None:
             plan.append(("admin", admin_app(self), admin_port, None))
         for name, app, port, ctx in plan:
-            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                                   shutdown_timeout=0.5)
             await runner.setup()
-            site = web.TCPSite(runner, host, port, ssl_context=ctx, shutdown_timeout=0.5)
+            site = web.TCPSite(runner, host, port, ssl_context=ctx)
             await site.start()
             self._runners.append(runner)
             self.ports[name] = site._server.sockets[0].getsockname()[1]

@@ -6,7 +6,7 @@ import re
 import zipfile
 
 PART_SIZE = 1 << 20
-_META_RE = re.compile(r'^meta-([a-z0-9-]+)\s*=\s*"((?:[^"\\]|\\.)*)"', re.M)
+_META_RE = re.compile(r'^meta-([a-z0-9-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|(\S*))', re.M)
 _META_KEYS = ("product", "version", "uuid", "platform", "architecture", "author",
               "description", "vcs-identifier", "misc", "fwup-version")
 
@@ -15,13 +15,17 @@ def read_meta(path):
     """The ``firmware_meta`` map from a .fw file's meta.conf ({} when it is not a zip)."""
     try:
         with zipfile.ZipFile(path) as z:
-            text = z.read("meta.conf").decode("utf-8", "replace")
+            raw = z.read("meta.conf")
     except (zipfile.BadZipFile, KeyError, OSError):
         return {}
-    found = dict(_META_RE.findall(text))
+    found = {k: q or bare for k, q, bare in _META_RE.findall(raw.decode("utf-8", "replace"))}
     meta = {}
     for k in _META_KEYS:
         meta[k.replace("-", "_")] = found.get(k)
+    if not meta["uuid"]:
+        from nerves_hub_link.fwup.metaconf import uuid_and_nickname
+
+        meta["uuid"] = uuid_and_nickname(raw)[0]
     return meta
 
 
