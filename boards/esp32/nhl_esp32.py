@@ -39,6 +39,8 @@ ESP_ERR_OTA_ROLLBACK_INVALID_STATE = -261
 class Esp32Board:
     """The fwup device, firmware KV and A/B boot control of one ESP32."""
 
+    name = "esp32"
+
     def __init__(self, env_file=ENV_FILE):
         P = esp32.Partition
         self.running_label = P(P.RUNNING).info()[4]
@@ -57,6 +59,12 @@ class Esp32Board:
         self.dev.add(ENV_BLOCK_OFFSET, win)
         self.kv = EnvKV(self.dev, ENV_BLOCK_OFFSET, ENV_BLOCK_COUNT)
         self.fw = firmware.Firmware(self.kv, bootlimit=1)
+        self._booted = None
+
+    @property
+    def running(self):
+        """The slot whose app runs ("a"/"b"), None for a factory app."""
+        return SLOT_OF_LABEL.get(self.running_label)
 
     def running_slot(self):
         """"a" or "b"; None when a factory app runs."""
@@ -72,7 +80,13 @@ class Esp32Board:
         Returns ``firmware.VALID``, ``TRIAL`` (a new app runs and must call ``mark_valid()``
         before the next reset), ``VALIDATED`` (auto-validated) or ``REVERTED`` (the KV named
         a slot that does not run: the bootloader rolled back an unconfirmed app).
+        Only the first call per HAL object does the work; later calls return its result.
         """
+        if self._booted is None:
+            self._booted = self._boot()
+        return self._booted
+
+    def _boot(self):
         running = self.running_slot()
         if running is None:
             return firmware.VALID  # a factory app: no slot to keep track of
@@ -130,8 +144,9 @@ class Esp32Board:
     def mark_valid(self):
         """Confirm the running app: cancels the bootloader's rollback. Safe on every boot."""
         self._cancel_rollback()
-        if self.running_slot() is not None:
-            self.fw.mark_valid()
+        if self.running_slot() is None:
+            return False
+        return self.fw.mark_valid()
 
     def revert(self, reboot=True):
         """Boot the other slot's firmware next (it must hold a valid image), then reset."""

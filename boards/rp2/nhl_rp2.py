@@ -64,6 +64,8 @@ def _rmtree(path):
 class Rp2Board:
     """Slot directories, the fwup device and the firmware KV of one Pico W."""
 
+    name = "rp2"
+
     def __init__(self, root=ROOT):
         self.root = root
         for slot in firmware.SLOTS:
@@ -74,6 +76,7 @@ class Rp2Board:
         self.kv = EnvKV(self.dev, ENV_BLOCK_OFFSET, ENV_BLOCK_COUNT)
         self.fw = firmware.Firmware(self.kv, bootlimit=1)
         self.slot = None
+        self._booted = None
         active = self.fw.active()
         self.running = active if self.has_app(active) else None
 
@@ -93,8 +96,11 @@ class Rp2Board:
         A trial slot that did not validate during its one trial boot is abandoned here and
         the previous slot runs again (``firmware.REVERTED``). The chosen slot's directory
         goes first on ``sys.path``; ``self.slot`` is None when no slot holds an app yet.
+        Only the first call per HAL object does the work; later calls return its result.
         """
-        state = self.fw.validate_on_boot()
+        if self._booted is not None:
+            return self._booted
+        state = self._booted = self.fw.validate_on_boot()
         slot = self.fw.active()
         if not self.has_app(slot):
             slot = None
@@ -149,7 +155,7 @@ class Rp2Board:
         return new
 
     def mark_valid(self):
-        self.fw.mark_valid()
+        return self.fw.mark_valid()
 
     def revert(self, reboot=True):
         self.fw.revert()

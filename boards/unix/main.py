@@ -11,10 +11,13 @@ import json
 import sys
 
 from nerves_hub_link import log
-from nerves_hub_link.config import Config, build
+from nerves_hub_link.config import Config
 from nerves_hub_link.errors import ConfigError
-from nerves_hub_link.link import Link
+from nerves_hub_link.link import make_device
 from unix_hal import UnixHAL
+
+if "boards/common" not in sys.path:
+    sys.path.append("boards/common")  # nhl_envkv: the KV in a U-Boot environment
 
 
 def parse_args(argv):
@@ -46,10 +49,18 @@ def parse_args(argv):
     return opts
 
 
+def _env_kv():
+    try:
+        from nhl_envkv import EnvKV
+    except ImportError:
+        return None
+    return EnvKV
+
+
 def run_once(opts):
-    cfg = build(Config.from_json_file(opts["config"], opts["set"]))
+    cfg = Config.from_json_file(opts["config"], opts["set"])
     hal = UnixHAL(cfg.data_path)
-    link = Link(cfg, hal)
+    link = make_device(cfg, hal, env_kv=_env_kv())
     hal.on_reboot = link.stop
     asyncio.run(link.run())
     return hal.reboot_requested

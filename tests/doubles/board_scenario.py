@@ -17,9 +17,7 @@ import boardkit
 import machine
 from nerves_hub_link import firmware
 from nerves_hub_link.errors import NervesHubError, UpdateError
-from nerves_hub_link.fwup import keys
-from nerves_hub_link.fwup.applier import Applier
-from nhl_flashmap import NullJournal
+from nhl_board import BoardFirmware, applier_factory
 
 CHUNK = 2048
 
@@ -56,9 +54,11 @@ def file_size(path):
     return os.stat(path)[6]
 
 
-def apply(dev, path, task, pub, fs=None):
-    """Stream an archive into the applier in small chunks, as a download would."""
-    a = Applier(dev, task, public_keys=[pub], journal=NullJournal(), fs=fs)
+def apply(board, path, task, pub):
+    """Stream an archive through the board's applier factory (what the update manager uses)
+    in small chunks, as a download would."""
+    events = []
+    a = applier_factory(board, task)([pub], events.append)
     with open(path, "rb") as f:
         while True:
             chunk = f.read(CHUNK)
@@ -66,7 +66,14 @@ def apply(dev, path, task, pub, fs=None):
                 break
             a.feed(chunk)
     a.finish()
+    assert events[-1] == ("progress", 100), events[-3:]
     return a
+
+
+def activate(board):
+    """What the update manager does after a successful apply."""
+    fw = BoardFirmware(board)
+    return fw.after_update(board.running)
 
 
 def expect_error(exc, fn, *args, **kw):
@@ -81,7 +88,7 @@ def esp32_scenario(d, scratch):
     import esp32
     import nhl_esp32
 
-    pub = keys.read_public_file(d + "/fwup-key.pub")
+    pub = read(d + "/fwup-key.pub")
     env_file = scratch + "/esp32_env.bin"
     boardkit.rmtree(scratch)
     boardkit.makedirs(scratch)
@@ -107,19 +114,19 @@ def esp32_scenario(d, scratch):
     step("factory app installs v1 into slot a (task complete)")
     b = board()
     assert b.boot() == firmware.VALID
-    apply(b.dev, d + "/esp32-v1.fw", "complete", pub)
-    assert b.activate() == "a"
+    apply(b, d + "/esp32-v1.fw", "complete", pub)
+    assert activate(b) == "a"
     assert same("ota_0", app1)
     b = reset(b)
     assert b.running_slot() == "a" and b.boot() == firmware.TRIAL
-    b.mark_valid()
+    assert BoardFirmware(b).mark_valid() is True
     assert b.kv.get("a.nerves_fw_version") == "1.0.0" and b.fw.is_valid()
 
     step("v2 upgrade goes to slot b and boots on trial")
     ota0 = slot("ota_0")
-    apply(b.dev, d + "/esp32-v2.fw", "upgrade", pub)
+    apply(b, d + "/esp32-v2.fw", "upgrade", pub)
     assert b.kv.get("nerves_fw_active") == "b"
-    assert b.activate() == "b"
+    assert activate(b) == "b"
     assert same("ota_1", app2)
     assert slot("ota_0") == ota0
     b = reset(b)
@@ -135,22 +142,22 @@ def esp32_scenario(d, scratch):
     b.mark_valid()
 
     step("an archive with a bad app image is refused by set_boot; slot a keeps booting")
-    apply(b.dev, d + "/esp32-badimage.fw", "upgrade", pub)
-    e = expect_error(UpdateError, b.activate)
+    apply(b, d + "/esp32-badimage.fw", "upgrade", pub)
+    e = expect_error(UpdateError, activate, b)
     assert "-5379" in str(e)
     assert b.kv.get("nerves_fw_active") == "a"
     b = reset(b)
     assert b.running_slot() == "a" and b.boot() == firmware.VALID
 
     step("an archive that writes the running slot is stopped before it writes")
-    e = expect_error(NervesHubError, apply, b.dev, d + "/esp32-v2.fw", "complete", pub)
+    e = expect_error(NervesHubError, apply, b, d + "/esp32-v2.fw", "complete", pub)
     assert "running app 'ota_0'" in str(e), e
     assert slot("ota_0") == ota0
 
     step("an archive signed with another key is refused before anything is written")
     ota1 = slot("ota_1")
     env = read(env_file)
-    expect_error(NervesHubError, apply, b.dev, d + "/esp32-otherkey.fw", "upgrade", pub)
+    expect_error(NervesHubError, apply, b, d + "/esp32-otherkey.fw", "upgrade", pub)
     assert slot("ota_1") == ota1 and read(env_file) == env
     print("SCENARIO OK esp32")
 
@@ -158,7 +165,7 @@ def esp32_scenario(d, scratch):
 def rp2_scenario(d, scratch):
     import nhl_rp2
 
-    pub = keys.read_public_file(d + "/fwup-key.pub")
+    pub = read(d + "/fwup-key.pub")
     root = scratch + "/nhl"
     boardkit.rmtree(scratch)
     boardkit.makedirs(scratch)
@@ -181,9 +188,8 @@ def rp2_scenario(d, scratch):
         return boot()
 
     def update(b, name, task):
-        b.prepare()
-        apply(b.dev, d + "/" + name, task, pub, fs=b.path_guard())
-        return b.activate()
+        apply(b, d + "/" + name, task, pub)  # the factory empties the writable slots first
+        return activate(b)
 
     step("first install writes v1 into slot a (task complete)")
     b, state, version = boot()
