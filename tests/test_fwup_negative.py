@@ -1,0 +1,191 @@
+"""Damaged archives through the CLI: clear fwup-style errors, never a traceback, images intact.
+
+Also the MicroPython heap check: F08 (1 MiB resource) applied through the CLI under a small
+``-X heapsize``.
+"""
+
+import os
+import struct
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FX = os.path.join(ROOT, "tests", "fixtures", "fwup")
+MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
+# Smallest heap measured for F08 with bytecode loaded into RAM from lib/ (see docs/fwup-apply.md)
+MP_HEAP = "288K"
+
+
+def _env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.path.join(ROOT, "lib") + os.pathsep + os.path.join(ROOT, "port_cpython")
+    env["MICROPYPATH"] = os.path.join(ROOT, "lib") + ":.frozen"
+    return env
+
+
+def fwup(args, cwd, interp="cpython", heap="4M"):
+    if interp == "cpython":
+        cmd = [sys.executable, "-m", "nerves_hub_link.fwup"]
+    else:
+        if not os.path.exists(MICROPYTHON):
+            pytest.skip("micropython not installed")
+        cmd = [MICROPYTHON, "-X", "heapsize=" + heap, "-m", "nerves_hub_link.fwup"]
+    return subprocess.run(cmd + args, cwd=cwd, env=_env(), capture_output=True, timeout=300)
+
+
+def _read(*p):
+    with open(os.path.join(FX, *p), "rb") as f:
+        return f.read()
+
+
+def _entry_data_start(fw, name):
+    i = fw.find(b"PK\x03\x04")
+    while i >= 0:
+        nl, el = struct.unpack("<HH", fw[i + 26:i + 30])
+        if fw[i + 30:i + 30 + nl] == name:
+            return i + 30 + nl + el
+        i = fw.find(b"PK\x03\x04", i + 4)
+    raise AssertionError(name)
+
+
+def _apply(tmp_path, fw, start=None, task="complete", key=True, interp="cpython"):
+    d = os.path.join(FX, "F01_raw_write_basic")
+    fwp = tmp_path / "in.fw"
+    fwp.write_bytes(fw)
+    out = tmp_path / "out.img"
+    if out.exists():
+        out.unlink()
+    if start is not None:
+        out.write_bytes(start)
+    args = ["-a", "-q", "-d", str(out), "-t", task, "-i", str(fwp)]
+    if key:
+        args += ["-p", "../keys/fwup-key.pub"]
+    r = fwup(args, d, interp)
+    return r, out.read_bytes() if out.exists() else None
+
+
+def _assert_clean(r):
+    assert r.returncode in (0, 1)
+    assert b"Traceback" not in r.stderr and b"Traceback" not in r.stdout, r.stderr[-2000:]
+    if r.returncode:
+        assert r.stdout.startswith(b"fwup: ") and r.stdout.endswith(b"\n"), r.stdout
+
+
+GOOD_IMAGE = _read("F01_raw_write_basic", "s1_complete_fresh.img")
+
+
+def test_every_truncation_fails_cleanly_or_gives_the_good_image(tmp_path):
+    fw = _read("F01_raw_write_basic", "signed.fw")
+    cd = fw.find(b"PK\x01\x02")
+    need = cd - 16 + 24  # libarchive reads 24 bytes at the last data descriptor
+    cuts = sorted(set(list(range(0, len(fw), 2503)) + [cd, need - 1, need, cd + 24, 31, 100]))
+    for cut in cuts:
+        r, img = _apply(tmp_path, fw[:cut])
+        _assert_clean(r)
+        if r.returncode == 0:
+            assert cut >= need and img == GOOD_IMAGE, cut
+        else:
+            assert cut < need, cut
+            # nothing fwup would have kept: the fresh output stays empty or whole segments
+            assert len(img) % 131072 == 0
+
+
+def test_bit_flips_are_caught(tmp_path):
+    fw = _read("F01_raw_write_basic", "signed.fw")
+    meta = _entry_data_start(fw, b"meta.conf")
+    c_data = _entry_data_start(fw, b"data/c.bin")
+    for pos, text in ((meta + 5, b"Unexpected meta.conf size: 0"), (c_data + 30000, b"ZIP bad CRC"),
+                      (c_data - 60, b"")):
+        bad = bytearray(fw)
+        bad[pos] ^= 0x10
+        r, img = _apply(tmp_path, bytes(bad))
+        _assert_clean(r)
+        assert r.returncode == 1, pos
+        assert text in r.stdout, (pos, r.stdout)
+
+
+def test_signature_cases(tmp_path):
+    d = os.path.join(FX, "N_negative")
+    cases = [("unsigned.fw", "fwup-key.pub", b"fwup: Expecting signed firmware archive.\n"),
+             ("signed.fw", "other-key.pub",
+              b"fwup: Firmware archive's meta.conf fails digital signature verification.\n"),
+             ("tampered_meta_conf.fw", "fwup-key.pub",
+              b"fwup: Firmware archive's meta.conf fails digital signature verification.\n")]
+    for fw, key, text in cases:
+        out = tmp_path / "o.img"
+        r = fwup(["-a", "-q", "-d", str(out), "-t", "complete", "-p", "../keys/" + key,
+                  "-i", fw], d)
+        assert (r.returncode, r.stdout) == (1, text)
+        assert out.read_bytes() == b""
+    # --public-key on the command line, several keys: any one may match
+    pub = _read("keys", "fwup-key.pub").decode()
+    other = _read("keys", "other-key.pub").decode()
+    out = tmp_path / "o2.img"
+    r = fwup(["-a", "-q", "-d", str(out), "-t", "complete", "--public-key", other,
+              "--public-key", pub, "-i", "signed.fw"], d)
+    assert r.returncode == 0, r.stdout
+
+
+def test_failed_ab_upgrade_keeps_env_and_running_slot(tmp_path):
+    """F03: corrupt the rootfs of the upgrade: the U-Boot env and slot A stay byte-identical."""
+    d = os.path.join(FX, "F03_ab_upgrade_uboot_redundant")
+    start = _read("F03_ab_upgrade_uboot_redundant", "s1_complete.img")
+    fw = bytearray(_read("F03_ab_upgrade_uboot_redundant", "unsigned.fw"))
+    fw[_entry_data_start(bytes(fw), b"data/rootfs.img") + 40000] ^= 1
+    fwp = tmp_path / "bad.fw"
+    fwp.write_bytes(bytes(fw))
+    out = tmp_path / "out.img"
+    out.write_bytes(start)
+    r = fwup(["-a", "-q", "-d", str(out), "-t", "upgrade", "-i", str(fwp)], d)
+    assert r.returncode == 1 and r.stdout.startswith(b"fwup: ZIP bad CRC"), r.stdout
+    img = out.read_bytes()
+    assert img[16 * 512:48 * 512] == start[16 * 512:48 * 512]  # both env copies
+    assert img[64 * 512:(64 + 118) * 512] == start[64 * 512:(64 + 118) * 512]  # slot A
+    assert img == start
+
+
+def test_output_errors(tmp_path):
+    d = os.path.join(FX, "F01_raw_write_basic")
+    r = fwup(["-a", "-q", "-d", str(tmp_path / "no" / "dir" / "x.img"), "-t", "complete",
+              "-i", "signed.fw"], d)
+    assert r.returncode == 1 and r.stdout.startswith(b"fwup: Cannot create"), r.stdout
+    r = fwup(["-a", "-q", "-d", str(tmp_path / "x.img"), "-t", "complete",
+              "-i", "missing.fw"], d)
+    assert r.returncode == 1 and r.stdout.startswith(b"fwup: Cannot open"), r.stdout
+    r = fwup(["-a", "--bogus"], d)
+    assert r.returncode == 1 and b"unknown option" in r.stdout
+
+
+def test_micropython_small_heap_applies_f08(tmp_path):
+    d = os.path.join(FX, "F08_large_streaming")
+    out = tmp_path / "f08.img"
+    r = fwup(["-a", "-q", "-d", str(out), "-t", "complete", "-p", "../keys/fwup-key.pub",
+              "-i", "signed.fw"], d, interp="micropython", heap=MP_HEAP)
+    assert r.returncode == 0, (r.stdout[-500:], r.stderr[-2000:])
+    assert out.read_bytes() == _read("F08_large_streaming", "s1_complete_file.img")
+
+
+def test_micropython_streams_framed_stdin_and_truncated_input(tmp_path):
+    d = os.path.join(FX, "F08_large_streaming")
+    data = _read("F08_large_streaming", "signed.fw")
+    packets = bytearray()
+    for i in range(0, 300000, 4096):
+        p = data[i:i + 4096]
+        packets += struct.pack(">I", len(p)) + p
+    if not os.path.exists(MICROPYTHON):
+        pytest.skip("micropython not installed")
+    imgs = []
+    for cmd in ([sys.executable], [MICROPYTHON, "-X", "heapsize=" + MP_HEAP]):
+        out = tmp_path / ("t%d.img" % len(imgs))
+        r = subprocess.run(cmd + ["-m", "nerves_hub_link.fwup", "-a", "-q", "-F", "-d", str(out),
+                                  "-t", "complete", "-i", "-"],
+                           cwd=d, env=_env(), input=bytes(packets), capture_output=True,
+                           timeout=300)
+        assert r.returncode == 1 and b"Traceback" not in r.stderr
+        assert r.stdout.endswith(b"ER\x00\x00ZIP decompression failed (-5)")
+        imgs.append(out.read_bytes())
+    # Full 128 KiB segments that fwup streams out stay; the partial first one is dropped.
+    assert imgs[0] == imgs[1]
+    assert len(imgs[0]) % 131072 == 0 and imgs[0][:131072] == bytes(131072)
