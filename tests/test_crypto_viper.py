@@ -27,7 +27,7 @@ def test_viper_source_compiles_for_board_arch(arch, tmp_path):
     for name, mod in (("b2", blake2b), ("s5", sha512)):
         for wide in (False, True) if arch == "x64" else (False,):
             src = tmp_path / ("%s_%d.py" % (name, wide))
-            src.write_text(mod._viper_source(wide))
+            src.write_text(mod._source_for(wide))
             r = subprocess.run([MPY_CROSS, "-march=" + arch, "-o", str(tmp_path / "o.mpy"),
                                 str(src)], capture_output=True, text=True)
             assert r.returncode == 0, (arch, name, r.stderr)

@@ -201,6 +201,9 @@ def _viper_source(wide):
             .replace("@FIN@", "\n".join(fin)))
 
 
+_source_for = _viper_source
+
+
 # blocks(state, data, offset, n): compress n 128-byte blocks of data from offset.
 _VIPER_TEMPLATE = """
 @micropython.viper
@@ -294,7 +297,7 @@ _narrow = []
 
 def _setup():
     global _TEMPLATE, Sha512
-    fast = _emit.build(_viper_source(_emit.WIDE), "blocks")
+    fast = _emit.build(_source_for(_emit.WIDE), "blocks")
     if fast is None:
         return
     _TEMPLATE = _template_state()
@@ -316,7 +319,7 @@ def implementations():
     if Sha512 is Sha512Plain:
         return [Sha512Plain]
     if _emit.WIDE and not _narrow:
-        narrow = _emit.build(_viper_source(False), "blocks")
+        narrow = _emit.build(_source_for(False), "blocks")
 
         class Sha512Viper32(_Sha512ViperBase):
             """The 32-bit-word viper code (what MCUs run), on a 64-bit host."""
