@@ -65,6 +65,9 @@ def encode(env, size, redundant=False, flags=0):
     p = start
     items = sorted((_b(k), _b(v)) for k, v in env.items())
     for name, value in items:
+        if not name or b"\x00" in name or b"=" in name or b"\x00" in value:
+            raise FwupError("Invalid U-boot variable %r=%r (empty name, '=' in the name or a NUL)"
+                            % (bytes(name[:32]), bytes(value[:32])))
         n = len(name) + 1 + len(value)
         if p + n >= size - 2:
             raise FwupError("Not enough room in U-boot environment")
