@@ -196,3 +196,13 @@ def test_fwup_private_key_reproduces_signature():
 def test_slow_pow_fallback_matches_builtin():
     for b, e in ((3, 5), (ed25519.D, ed25519.P - 2), (2, (ed25519.P - 5) // 8)):
         assert ed25519._pow_slow(b, e, ed25519.P) == pow(b, e, ed25519.P)
+
+
+def test_curve_constants_match_their_definitions():
+    p = ed25519.P
+    assert ed25519.D == (-121665 * pow(121666, p - 2, p)) % p
+    assert ed25519.SQRT_M1 * ed25519.SQRT_M1 % p == p - 1
+    assert ed25519.BY == 4 * pow(5, p - 2, p) % p
+    x, y = ed25519.BX, ed25519.BY
+    assert (y * y - x * x) % p == (1 + ed25519.D * x * x % p * y * y) % p
+    assert x & 1 == 0  # RFC 8032: the base point's x is "positive" (even)

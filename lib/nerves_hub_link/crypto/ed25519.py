@@ -13,7 +13,8 @@ a table of 8 odd multiples of the base point B in affine Niels form, built on fi
 use in about 1 ms (RAM budget: 24 255-bit ints, 3.2 KB measured on the x64 unix port,
 less on 32-bit boards), and 8 odd multiples of A per verify (32 ints, freed after).
 Bigger B tables (32, 64 entries) measured no faster: the doublings dominate.
-The Verifier holds only the SHA-512 state (128-byte block), the key and the signature.
+Largest buffer: the SHA-512 block (128 bytes); the Verifier holds only the SHA-512
+state, the key and the signature, never the message.
 """
 
 from nerves_hub_link import accel

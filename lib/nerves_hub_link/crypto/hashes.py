@@ -1,7 +1,7 @@
 """Hash factories that pick the fastest implementation present.
 
 Order: port accelerator (``nerves_hub_link.accel``), C ``hashlib``, our pure
-Python (viper/native variant on MicroPython). Every object has ``update(data)``
+Python (the viper variant on MicroPython when the emitter exists). Every object has ``update(data)``
 and ``digest()``; call ``digest()`` once. ``which_blake2b()``/``which_sha512()``
 name the implementation the next factory call uses.
 """
