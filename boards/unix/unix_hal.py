@@ -70,6 +70,9 @@ class UnixHAL:
     def rand(self, n):
         return os.urandom(n)
 
+    async def sleep_ms(self, ms):
+        await asyncio.sleep_ms(ms)
+
     def tls_context(self, ca_certs_der, cert_der=None, key_der=None, server_name=None):
         ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
         ctx.verify_mode = tls.CERT_REQUIRED

@@ -13,6 +13,7 @@ a secret) raise ``ConfigError``. Relative file paths are relative to the JSON fi
 | host / port / sni | "localhost" / 443 / null | server; sni = TLS server name (default host) |
 | block_device | null | flash image file (or board partition name) for firmware writes |
 | block_device_size | 0 | size in bytes of a file-backed image created on first use |
+| uboot_env | null | [block_offset, block_count(, redundant_offset)]: the firmware KV is the U-Boot environment at these 512-byte blocks of block_device (else kv.json in data_path) |
 | fwup_env / fwup_task | {} / "upgrade" | fwup environment and task |
 | fwup_public_keys / archive_public_keys | [] | base64 Ed25519 keys (non-strings dropped) |
 | request_fwup_public_keys / request_archive_public_keys | false | ask the server for keys |
@@ -62,6 +63,7 @@ FIELDS = {
     "sni": (_OSTR, None),
     "block_device": (_OSTR, None),
     "block_device_size": (_INT, 0),
+    "uboot_env": ("env", None),
     "fwup_env": (_DICT, {}),
     "fwup_task": (_STR, "upgrade"),
     "fwup_public_keys": (_LIST, []),
@@ -117,6 +119,15 @@ def _ok(kind, v):
         return isinstance(v, list)
     if kind == "ms-list":
         return _ms_list(v) is not None
+    if kind == "env":
+        if v is None:
+            return True
+        if not isinstance(v, list) or len(v) not in (2, 3):
+            return False
+        for x in v:
+            if not isinstance(x, int) or isinstance(x, bool) or x < 0:
+                return False
+        return v[1] > 0
     return False
 
 

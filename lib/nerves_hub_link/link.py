@@ -15,7 +15,8 @@ and reconnects. Every network await has a deadline.
 
 Server messages are dispatched by ``(topic, event)``: ``link.on(topic, event, handler)``
 registers ``handler(event, payload)`` (may return a coroutine, which is run as a task);
-``event="*"`` catches every event of a topic without a specific handler. Built-in defaults
+``event="*"`` catches every event of a topic without a specific handler; ``(topic,
+"joined")`` handlers are also called with the join response after each join. Built-in defaults
 (used only when nobody registered the event): ``device/reboot`` (push ``rebooting``, then
 ``client.reboot()``), ``device/identify``, ``device/update`` and ``device/archive`` (logged),
 ``fwup_public_keys``/``archive_public_keys`` (replace keys; an empty list never clears),
@@ -551,8 +552,7 @@ class Link:
             if ev.topic == "device":
                 self.state = "joined"
             log.state("joined", ev.topic)
-            if ev.topic == "console":
-                self._dispatch("console", "joined", ev.response)
+            self._notify(ev.topic, "joined", ev.response)
         elif isinstance(ev, phoenix.JoinRefused):
             self._joined.discard(ev.topic)
             reason = "join of %s refused: %r" % (ev.topic, ev.response)
@@ -594,6 +594,11 @@ class Link:
                 continue
             if _is_coro(r):
                 asyncio.create_task(self._guard(r, topic, event))
+
+    def _notify(self, topic, event, payload):
+        """Local events (``joined``): only explicitly registered handlers are called."""
+        if self._handlers.get((topic, event)):
+            self._dispatch(topic, event, payload)
 
     async def _guard(self, coro, topic, event):
         try:
@@ -686,11 +691,34 @@ def _refusal_hint(status, cfg):
     return None
 
 
-async def run_device(config, hal, client=None):
-    """Build the config (configurator hook), then run a Link until it stops."""
+def make_device(config, hal, client=None, env_kv=None):
+    """A ready ``Link`` for a device: runs the configurator hook and validates the config,
+    opens ``block_device`` through the HAL, puts the firmware KV in its U-Boot environment
+    when ``uboot_env`` is set (``env_kv(dev, offset, count[, redundant])`` comes from the
+    port), else uses ``hal.kv``, and attaches the update and archive managers."""
+    from nerves_hub_link import update_manager
     from nerves_hub_link.config import build
+    from nerves_hub_link.errors import ConfigError
 
     config = build(config)
-    link = Link(config, hal, client)
+    dev = None
+    if config.block_device:
+        dev = hal.block_device(config.block_device, config.block_device_size)
+    kv = None
+    if config.uboot_env:
+        if dev is None:
+            raise ConfigError("uboot_env is set but block_device is not")
+        if env_kv is None:
+            raise ConfigError("this port cannot keep the KV in a U-Boot environment",
+                              hint="remove uboot_env to use kv.json in data_path")
+        kv = env_kv(dev, *config.uboot_env)
+    link = Link(config, hal, client, kv=kv)
+    update_manager.attach(link, hal, dev=dev)
+    return link
+
+
+async def run_device(config, hal, client=None, env_kv=None):
+    """``make_device`` then run the link until it stops; returns the Link."""
+    link = make_device(config, hal, client, env_kv)
     await link.run()
     return link

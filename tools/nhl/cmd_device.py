@@ -58,6 +58,21 @@ def overrides_from(args):
     return o
 
 
+def _env_kv():
+    """The U-Boot-environment KV class of the board helpers (None outside a checkout)."""
+    import os
+
+    common = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "boards", "common")
+    if common not in sys.path and os.path.isdir(common):
+        sys.path.append(common)
+    try:
+        from nhl_envkv import EnvKV
+    except ImportError:
+        return None
+    return EnvKV
+
+
 def main(args):
     import asyncio
 
@@ -75,7 +90,7 @@ def main(args):
         if reconnect:
             cfg.socket["reconnect_after_ms"] = reconnect
         device_hal = CPythonHAL(cfg.data_path, reboot=args.on_reboot)
-        asyncio.run(run_device(cfg, device_hal))
+        asyncio.run(run_device(cfg, device_hal, env_kv=_env_kv()))
     except ConfigError as e:
         log.state("error", "config: %s" % e)
         print("nhl device: %s" % e, file=sys.stderr)
