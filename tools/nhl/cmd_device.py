@@ -32,7 +32,8 @@ def register(subparsers):
                    help="override any config key with a JSON value (repeatable)")
     p.add_argument("--on-reboot", choices=("exec", "exit"), default="exec",
                    help="what a reboot does: re-execute this process (default) or exit 0")
-    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                   help="log verbosity (default from the config, info)")
     p.set_defaults(func=main)
 
 
