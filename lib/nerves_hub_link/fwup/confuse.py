@@ -36,6 +36,7 @@ plus the tree (meta.conf is capped at 50 kB by the caller).
 
 from nerves_hub_link.errors import ConfigError
 
+MAX_DEPTH = 8  # fwup's schemas nest 3 deep (task / on-resource / funlist)
 _PUNCT = "{}(),="
 _NOT_BARE = " \t\r\n#\"'={}()+,*"
 _ESC = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "a": "\a", "e": "\x1b",
@@ -356,6 +357,8 @@ class _Parser:
             self.lx.error("expected '%s', got %r" % (punct, v), line)
 
     def body(self, closing, depth):
+        if depth > MAX_DEPTH:  # recursion would overflow the stack first (RecursionError)
+            self.lx.error("sections nested deeper than %d" % MAX_DEPTH)
         items = []
         while True:
             k, v, line = self.tok()
