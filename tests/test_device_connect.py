@@ -83,6 +83,19 @@ def test_bad_certificate_is_refused_in_tls(interp, hub, run_device, tmp_path):
 
 
 @pytest.mark.parametrize("interp", INTERPS)
+@pytest.mark.parametrize("case", ["wrong_ca", "wrong_name"])
+def test_server_certificate_and_name_are_verified(interp, case, hub, run_device, tmp_path):
+    extra = {"sni": "not-the-server.example"}
+    if case == "wrong_ca":
+        other = certs.make_ca("some other CA")
+        extra = {"ca_certs": certs.write_pair(str(tmp_path), "other-ca", *other)["cert_der"]}
+    dev = run_device(interp, device_config(hub, str(tmp_path), case, **extra))
+    line = dev.wait_line(r"^nhl: error: ")
+    assert "TLS" in line, line
+    assert hub.device("device-1") is None
+
+
+@pytest.mark.parametrize("interp", INTERPS)
 def test_bad_signature_is_refused(interp, hub, run_device, tmp_path):
     cfg = device_config(hub, str(tmp_path), "badsig", auth="shared_secret", identifier="dev-bad")
     import json

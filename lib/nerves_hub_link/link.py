@@ -7,11 +7,11 @@ One file for CPython asyncio and MicroPython asyncio (their common subset only).
 ``hal.tls_context``), WebSocket upgrade (NH1 headers signed just before connecting when a
 shared secret is configured), join ``device`` (and ``console`` if enabled), then three
 tasks: reader (socket -> WSClient -> Channels -> dispatch), ticker (heartbeats, rejoins,
-liveness judged by the last received byte) and writer (the only task that writes after
-the upgrade). ``mark_down(reason)`` is the one recovery path: safe to call twice, it
-cancels the connection's tasks and closes the stream; ``run`` then waits the next
-backoff delay (``client.reconnect_backoff()`` or ``backoff.delay_list(1000, 60000, 0.5)``)
-and reconnects. Every network await has a deadline.
+liveness judged by the last received byte: the reader's wait is bounded by it) and writer
+(the only task that writes after the upgrade). ``mark_down(reason)`` is the one recovery
+path: safe to call twice, it cancels the connection's tasks and closes the stream; ``run``
+then waits the next backoff delay (``client.reconnect_backoff()`` or
+``backoff.delay_list(1000, 60000, 0.5)``) and reconnects. Every network await has a deadline.
 
 Server messages are dispatched by ``(topic, event)``: ``link.on(topic, event, handler)``
 registers ``handler(event, payload)`` (may return a coroutine, which is run as a task);
@@ -362,6 +362,11 @@ class Link:
         ws = websocket.WSClient(host_hdr, target, extra_headers=headers, rand=self.hal.rand)
         try:
             await self._upgrade(ws, reader, writer, start, budget)
+        except ValueError as e:
+            # MicroPython's tls reports a failed certificate check as ValueError on write
+            raise TransportError("TLS session failed during the upgrade: %s"
+                                 % " ".join(str(e).split()),
+                                 hint="check ca_certs and sni" if tls else None)
         except OSError as e:
             # ports that connect and handshake lazily (MicroPython) fail here
             code = e.args[0] if e.args else None

@@ -76,4 +76,5 @@ class CPythonHAL:
             return
         if self._reboot == "exit":
             os._exit(0)
-        os.execv(sys.executable, [sys.executable] + sys.argv)
+        argv = getattr(sys, "orig_argv", None) or [sys.executable] + sys.argv
+        os.execv(sys.executable, argv)
