@@ -69,7 +69,13 @@ class Client:
         log.debug("client.handle_error: %s", reason)
 
     def identify(self):
+        """Default: log, then the HAL's ``identify()`` or blink the board LED."""
         log.state("identify", "NervesHub asked this device to identify itself")
+        hal = getattr(self.link, "hal", None)
+        if hal is not None:
+            from nerves_hub_link.identify import identify
+
+            identify(hal)
 
     def reboot(self):
         """Reboot the device (default: the HAL's reboot)."""
