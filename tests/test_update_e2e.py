@@ -1,11 +1,14 @@
 """Firmware updates end to end: the simulator (`nhl hub`, CPython, TLS) and a device whose
-link, update manager, downloader and fwup applier run in this process over a flash image
-file, with its firmware KV in the image's U-Boot environment. Archives come from our own
-`fwup create` (tools/demo.py's A/B fwup.conf); expected images from our fwup CLI."""
+link, update manager, downloader and fwup applier run over a flash image file, with its
+firmware KV in the image's U-Boot environment. The device runs on CPython (in a thread of
+this process) and on the MicroPython unix port (a subprocess running ``MP_DEVICE``).
+Archives come from our own `fwup create` (tools/demo.py's A/B fwup.conf); expected images
+from our fwup CLI."""
 
 import asyncio
 import os
 import random
+import subprocess
 import sys
 import threading
 import zipfile
@@ -27,7 +30,7 @@ from nerves_hub_link.download import RetryConfig
 from nerves_hub_link.firmware import Firmware
 from nhl.hub import firmware as hubfw
 from nhl.hub import init_dir
-from nhl.hub.testing import HubThread, device_config
+from nhl.hub.testing import ROOT, HubThread, device_config, micropython_binary
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "boards", "common"))
 from nhl_envkv import EnvKV  # noqa: E402  (board helper: U-Boot env KV over a block device)
@@ -111,7 +114,7 @@ class Device:
         self.fw = Firmware(kv)
         link = Link(cfg, hal, kv=kv)
         attach(link, hal, dev=dev, validate_on_connect=self.validate,
-               retry=RetryConfig(time_between_retries=20, idle_timeout=5000))
+               retry=RetryConfig(time_between_retries=20, idle_timeout=1500))
         self.boots.append(kv.get("nerves_fw_active"))  # attach() ran validate_on_boot()
         self.loop = asyncio.get_running_loop()
         self.link = link
@@ -130,15 +133,98 @@ class Device:
         self.thread.join(10)
 
 
-@pytest.fixture
-def device(hub, hub_dir, releases, tmp_path):
+# The same device on the MicroPython unix port: boots until it is not asked to reboot.
+MP_DEVICE = """
+import asyncio, sys
+from nerves_hub_link import log
+from nerves_hub_link.config import Config, build
+from nerves_hub_link.download import RetryConfig
+from nerves_hub_link.fwup.blockdev import FileBlockDevice
+from nerves_hub_link.link import Link
+from nerves_hub_link.update_manager import attach
+from nhl_envkv import EnvKV
+from unix_hal import UnixHAL
+
+cfg_path, flash, validate = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+boot = 0
+while True:
+    cfg = build(Config.from_json_file(cfg_path))
+    hal = UnixHAL(cfg.data_path)
+    dev = FileBlockDevice(flash)
+    kv = EnvKV(dev, %d, %d, %d)
+    link = Link(cfg, hal, kv=kv)
+    attach(link, hal, dev=dev, validate_on_connect=validate,
+           retry=RetryConfig(time_between_retries=20, idle_timeout=1500))
+    log.state("test-boot", kv.get("nerves_fw_active"))
+
+    def on_reboot():
+        with open(flash, "rb") as src, open("%%s.reboot-%%d" %% (flash, boot), "wb") as dst:
+            while True:
+                b = src.read(65536)
+                if not b:
+                    break
+                dst.write(b)
+        link.stop()
+
+    hal.on_reboot = on_reboot
+    asyncio.run(link.run())
+    dev.close()
+    if not hal.reboot_requested:
+        break
+    boot += 1
+""" % (ENV_OFFSET, ENV_COUNT, ENV_REDUND)
+
+
+class MPDevice:
+    """``MP_DEVICE`` under ``micropython``; its output is kept in ``lines``."""
+
+    def __init__(self, cfg_path, flash, validate, tmp_path):
+        self.flash = flash
+        self.errors = []
+        script = str(tmp_path / "mp_device.py")
+        with open(script, "w") as f:
+            f.write(MP_DEVICE)
+        env = dict(os.environ, MICROPYPATH="lib:boards/unix:boards/common:.frozen")
+        self.log = open(str(tmp_path / "mp_device.log"), "w")
+        self.proc = subprocess.Popen(
+            [micropython_binary(), "-X", "heapsize=8M", script, cfg_path, flash,
+             "1" if validate else "0"], cwd=ROOT, env=env, stdout=self.log,
+            stderr=subprocess.STDOUT)
+
+    @property
+    def boots(self):
+        with open(self.log.name) as f:
+            return [ln.split(": ")[-1].strip() for ln in f if ln.startswith("nhl: test-boot:")]
+
+    @property
+    def reboot_images(self):
+        out = []
+        while os.path.exists("%s.reboot-%d" % (self.flash, len(out))):
+            with open("%s.reboot-%d" % (self.flash, len(out)), "rb") as f:
+                out.append(f.read())
+        return out
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.log.close()
+        with open(self.log.name) as f:
+            print("---- micropython device output (tail) ----\n" + "".join(f.readlines()[-40:]))
+
+
+@pytest.fixture(params=["cpython", "micropython"])
+def device(request, hub, hub_dir, releases, tmp_path):
     started = []
 
     def start(validate=True):
         flash = provision(str(tmp_path / "flash.img"), releases["v1"], releases["pub"])
         cfg = device_config(hub, str(tmp_path), "dev", identifier=IDENT,
                             fwup_public_keys=[releases["key"]])
-        d = Device(cfg, flash, validate)
+        if request.param == "cpython":
+            d = Device(cfg, flash, validate)
+        else:
+            d = MPDevice(cfg, flash, validate, tmp_path)
         started.append(d)
         return d
 
