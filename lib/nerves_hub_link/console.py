@@ -52,22 +52,17 @@ def _banner():
         impl.name, v[0], v[1], v[2], sys.platform)
 
 
-def _default_shell(write):
-    from nerves_hub_link.repl import Repl
-
-    return Repl(write, banner=_banner())
-
-
 class Console:
     """See the module docstring. ``push(event, payload)`` returns None when dropped."""
 
     def __init__(self, push, ticks_ms, timeout_ms=TIMEOUT_MS, data_path=None,
-                 shell_factory=None, max_upload=None):
+                 shell_factory=None, max_upload=None, namespace=None):
         self._push = push
         self._ticks = ticks_ms
         self.timeout_ms = timeout_ms
         self.data_path = data_path
-        self.shell_factory = shell_factory or _default_shell
+        self.shell_factory = shell_factory or self._repl
+        self.namespace = namespace or {}  # names every fresh REPL starts with
         self.max_upload = max_upload
         self.shell = None
         self.window = None  # (height, width) from the last window_size
@@ -151,6 +146,11 @@ class Console:
                 self._flush_out()
 
     # ---- shell lifecycle ----------------------------------------------------------------
+
+    def _repl(self, write):
+        from nerves_hub_link.repl import Repl
+
+        return Repl(write, namespace=dict(self.namespace), banner=_banner())
 
     def start(self):
         self.shell = self.shell_factory(self._write)
@@ -326,6 +326,7 @@ def attach(link, timeout_ms=None, data_path=None, shell_factory=None, max_upload
     """Serve the console topic on *link*; returns the ``Console``.
 
     Defaults come from the link's config (``remote_console_timeout_s``, ``data_path``).
+    Each fresh REPL starts with ``link`` and ``send_file`` defined.
     ``link.console`` is the Console and ``link.send_file(path)`` / ``link.cancel_upload()``
     upload a file to the web console.
     """
@@ -337,6 +338,7 @@ def attach(link, timeout_ms=None, data_path=None, shell_factory=None, max_upload
                       data_path if data_path is not None else getattr(cfg, "data_path", None),
                       shell_factory, max_upload)
     wiring = _Wiring(link, console)
+    console.namespace = {"link": link, "send_file": wiring.send_file}
     link.on("console", "*", wiring.on_message)
     link.on("console", "joined", wiring.on_joined)
     link.console = console

@@ -117,6 +117,7 @@ class Link:
         self._delays = None
         self._extra = []  # frames from Channels.tick waiting for the writer
         self._install_defaults()
+        self._attach_features()
 
     # ---- public API --------------------------------------------------------------------
 
@@ -163,6 +164,17 @@ class Link:
                 lst.remove(handler)
 
         return off
+
+    def join(self, topic, payload):
+        """Join *topic* on the live connection unless it is already (re)joining or joined;
+        returns False when offline."""
+        ch = self._ch
+        if ch is None or self._down:
+            return False
+        if ch.topic_state(topic) is None:
+            ch.join(topic, payload)
+            self._out_event.set()
+        return True
 
     def push(self, topic, event, payload):
         """Queue a push on a joined (or rejoining) topic; returns its ref, or None if offline."""
@@ -575,6 +587,9 @@ class Link:
             if waiter:
                 waiter[1].append((ev.status, ev.response))
                 waiter[0].set()
+            elif self._handlers.get((ev.topic, "phx_reply")):
+                self._dispatch(ev.topic, "phx_reply", {"ref": ev.ref, "status": ev.status,
+                                                       "response": ev.response})
             elif ev.status != "ok":
                 log.warning("server answered %s push %s with %s: %r", ev.topic, ev.ref,
                             ev.status, ev.response)
@@ -670,10 +685,20 @@ class Link:
             "return": ""})
 
     def _on_extensions(self, event, payload):
-        ch = self._ch
-        if ch is not None and ch.topic_state("extensions") is None:
-            ch.join("extensions", {})
-            self._out_event.set()
+        self.join("extensions", {})
+
+    def _attach_features(self):
+        """The console topic when ``remote_console`` is set; extensions (health, geo) when
+        ``device_api_version`` >= 2.2.0 (else ``extensions:get`` is declined)."""
+        cfg = self.config
+        if getattr(cfg, "remote_console", False):
+            from nerves_hub_link import console
+
+            console.attach(self)
+        from nerves_hub_link.extensions import attach, supported
+
+        if supported(getattr(cfg, "device_api_version", "")):
+            attach(self)
 
 
 def _refusal(ev):

@@ -7,6 +7,8 @@
     nhl hub deploy DEVICE FILE              host FILE and send an `update` to DEVICE
     nhl hub push DEVICE EVENT [JSON]        push any event (reboot, identify, ...)
     nhl hub faults NAME JSON                fault plan for the next firmware requests
+    nhl hub console DEVICE                  the device's remote console (Ctrl-] quits)
+    nhl hub upload DEVICE FILE              send FILE to the device's data_path (console)
 """
 
 import argparse
@@ -67,6 +69,11 @@ def register(subparsers):
     s.add_argument("plan", help='JSON list, one entry per request, e.g. '
                                 '\'[{"drop_after": 1000}, {"status": 500}, {"ignore_range": true},'
                                 ' {"stall": true, "stall_after": 0, "stall_s": 30}]\'')
+    s = sub.add_parser("console", help="interactive remote console of a device (Ctrl-] quits)")
+    s.add_argument("device")
+    s = sub.add_parser("upload", help="send a file to a device's data_path over the console")
+    s.add_argument("device")
+    s.add_argument("file")
     p.set_defaults(func=main)
 
 
@@ -109,6 +116,10 @@ def main(args):
 
 def _client_action(args):
     base = _admin_url(args)
+    if args.action == "console":
+        from nhl.hub.terminal import run
+
+        return run(base, args.device)
     try:
         if args.action == "devices":
             devs = admin_call(base, "GET", "/admin/devices")
@@ -130,6 +141,11 @@ def _client_action(args):
             admin_call(base, "POST", "/admin/devices/%s/push" % args.device,
                        {"topic": args.topic, "event": args.event,
                         "payload": json.loads(args.payload)})
+        elif args.action == "upload":
+            r = admin_call(base, "POST", "/admin/devices/%s/console/upload" % args.device,
+                           {"file": os.path.abspath(args.file)}, timeout=600)
+            print("sent %s to %s: %d bytes in %d chunks" % (args.file, args.device, r["size"],
+                                                          r["chunks"]))
         elif args.action == "faults":
             admin_call(base, "POST", "/admin/firmware/%s/faults" % args.name,
                        {"faults": json.loads(args.plan)})

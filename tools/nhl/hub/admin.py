@@ -14,6 +14,8 @@
 | GET  | /admin/firmware/{name}/requests | every request: range, status, bytes sent, fault |
 | POST | /admin/settings | ``{"max_age_s", "clock_offset_s", "idle_timeout_s"}`` |
 | POST | /admin/hooks | ``{"drop_heartbeat_replies": bool, "refuse_join": [topics]}`` |
+
+Console and extensions routes: see ``console.py`` and ``extensions.py``.
 """
 
 import base64
@@ -133,6 +135,11 @@ def admin_app(hub):
         hub.hooks.update(await body(request))
         return web.json_response(hub.hooks)
 
+    from nhl.hub.console import console_routes
+    from nhl.hub.extensions import extension_routes
+
     app = web.Application()
     app.add_routes(routes)
+    app.add_routes(console_routes(hub))
+    app.add_routes(extension_routes(hub))
     return app

@@ -19,6 +19,8 @@ from aiohttp import WSMsgType, web
 
 from nhl.hub import firmware as fwmod
 from nhl.hub.channels import Connection
+from nhl.hub.console import ConsoleRelay
+from nhl.hub.extensions import ExtensionsServer
 from nhl.hub.state import Firmware, HubState
 
 NO_CREDENTIALS = "no certificate pair or shared secrets connection settings were provided"
@@ -49,6 +51,8 @@ class Hub:
         self.log = log
         self.state = HubState()
         self.hooks = {}               # test hooks: drop_heartbeat_replies, refuse_join
+        self.console = ConsoleRelay(self)
+        self.extensions = ExtensionsServer(self)
         self.ports = {}
         self._runners = []
 
@@ -194,6 +198,7 @@ class Hub:
                 rec.connection = None
                 rec.joined = set()
             self.log("nhl hub: %s disconnected" % ident)
+            self.console.connection_changed(ident, False)
             await self.state.notify()
         return ws
 
@@ -202,6 +207,7 @@ class Hub:
         upd = rec.pending_update
         if upd and upd["firmware_meta"].get("uuid") != params.get("currently_downloading_uuid"):
             await conn.push("device", "update", upd)
+        await self.extensions.after_device_join(conn, params)
 
     # ---- admin operations (also used in-process by tests) -----------------------------
 

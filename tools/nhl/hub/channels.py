@@ -1,7 +1,7 @@
 """Server side of Phoenix V2 JSON channels for one device websocket.
 
-Frames are ``[join_ref, ref, topic, event, payload]``. Topics: ``device``, ``console``,
-``extensions`` (declined: joins with an empty attach list). Replies follow Phoenix:
+Frames are ``[join_ref, ref, topic, event, payload]``. Topics: ``device``, ``console``
+(relayed by ``console.py``), ``extensions`` (``extensions.py``). Replies follow Phoenix:
 heartbeats and joins get ``phx_reply``; ordinary device pushes get none; a push to a topic
 that is not joined gets ``{"status":"error","response":{"reason":"unmatched topic"}}``.
 """
@@ -95,6 +95,10 @@ class Connection:
             return
         if topic == "device":
             self._device_event(event, payload)
+        elif topic == "console":
+            await self.hub.console.on_push(rec, event, payload)
+        elif topic == "extensions":
+            await self.hub.extensions.on_push(self, join_ref, ref, event, payload)
 
     async def _join(self, join_ref, ref, topic, payload):
         rec = self.record
@@ -111,9 +115,13 @@ class Connection:
         self.join_refs[topic] = join_ref
         rec.joined.add(topic)
         rec.join_params[topic] = payload
-        await self.send_text(reply(join_ref, ref, topic, "ok", [] if topic == "extensions" else {}))
+        await self.send_text(reply(join_ref, ref, topic, "ok",
+                                   self.hub.extensions.join_reply(rec, payload)
+                                   if topic == "extensions" else {}))
         if topic == "device":
             await self.hub.after_device_join(self, payload)
+        elif topic == "console":
+            self.hub.console.connection_changed(rec.identifier, True)
 
     def _device_event(self, event, payload):
         rec = self.record
