@@ -326,11 +326,19 @@ def attach(link, timeout_ms=None, data_path=None, shell_factory=None, max_upload
     """Serve the console topic on *link*; returns the ``Console``.
 
     Defaults come from the link's config (``remote_console_timeout_s``, ``data_path``).
-    Each fresh REPL starts with ``link`` and ``send_file`` defined.
+    Each fresh REPL starts with ``link`` and ``send_file`` defined. Called again on the
+    same link, it only changes the options given (e.g. a dupterm ``shell_factory``).
     ``link.console`` is the Console and ``link.send_file(path)`` / ``link.cancel_upload()``
     upload a file to the web console.
     """
     cfg = link.config
+    old = getattr(link, "console", None)
+    if isinstance(old, Console):  # already attached (by the Link): new options only
+        for name, value in (("timeout_ms", timeout_ms), ("data_path", data_path),
+                            ("shell_factory", shell_factory), ("max_upload", max_upload)):
+            if value is not None:
+                setattr(old, name, value)
+        return old
     if timeout_ms is None:
         timeout_ms = getattr(cfg, "remote_console_timeout_s", TIMEOUT_MS // 1000) * 1000
     console = Console(lambda event, payload: link.push("console", event, payload),

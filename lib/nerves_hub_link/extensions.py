@@ -312,9 +312,18 @@ class Extensions:
 
 
 def attach(link, extensions=None, metrics=(), geo_resolver=None):
-    """Serve ``extensions`` on *link* (health and geo unless *extensions* is given)."""
+    """Serve ``extensions`` on *link* (health and geo unless *extensions* is given).
+
+    Called again on the same link (the Link attaches the defaults itself), it only replaces
+    the offered extensions; takes effect at the next ``extensions:get``."""
     if extensions is None:
         extensions = [Health(link, metrics), Geo(geo_resolver)]
+    old = getattr(link, "extensions", None)
+    if isinstance(old, Extensions):
+        old.available = {}
+        for e in extensions:
+            old.available[e.name] = e
+        return old
     ext = Extensions(lambda event, payload: link.push("extensions", event, payload),
                      extensions)
 

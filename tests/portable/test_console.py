@@ -339,3 +339,14 @@ def test_dupterm_needs_os_dupterm():
 
     e = raises(NervesHubError, DuptermShell, print, NoDupterm())
     assert "no os.dupterm" in str(e)
+
+
+def test_attach_again_changes_options_only():
+    link = FakeLink()
+    c = con.attach(link)
+    handlers = dict(link.handlers)
+    factory = lambda w: None  # noqa: E731
+    assert con.attach(link, shell_factory=factory, timeout_ms=7000) is c
+    assert link.handlers == handlers
+    assert c.shell_factory is factory and c.timeout_ms == 7000
+    assert c.data_path == "build/tmp_console"

@@ -264,3 +264,15 @@ def test_identify_prefers_the_hal_hook_and_tolerates_no_led():
         pass
 
     assert identify.identify(Bare()) is None  # unix/CPython: no machine.Pin("LED")
+
+
+def test_attach_again_replaces_the_offer_without_double_handlers():
+    link = Link()
+    first = ext.attach(link)
+    handlers = dict(link.handlers)
+    again = ext.attach(link, geo_resolver=lambda: {"latitude": 0, "longitude": 0})
+    assert again is first and link.handlers == handlers
+    link.handlers[("extensions", "joined")]("joined", ["geo"])
+    link.handlers[("extensions", "*")]("geo:location:request", {})
+    assert link.events() == ["geo:attached", "geo:location:update"]
+    assert link.pushes[-1][2]["latitude"] == 0
