@@ -12,8 +12,9 @@ import sys
 
 from nerves_hub_link import log
 from nerves_hub_link.config import Config
-from nerves_hub_link.errors import ConfigError
+from nerves_hub_link.errors import ConfigError, NervesKeyError
 from nerves_hub_link.link import make_device
+from nerves_hub_link.nerves_key_identity import setup as nerves_key_setup
 from unix_hal import UnixHAL
 
 if "boards/common" not in sys.path:
@@ -60,7 +61,8 @@ def _env_kv():
 def run_once(opts):
     cfg = Config.from_json_file(opts["config"], opts["set"])
     hal = UnixHAL(cfg.data_path)
-    link = make_device(cfg, hal, env_kv=_env_kv())
+    cfg, link_hal = nerves_key_setup(cfg, hal)  # unchanged without "nerves_key"
+    link = make_device(cfg, link_hal, env_kv=_env_kv())
     hal.on_reboot = link.stop
     asyncio.run(link.run())
     return hal.reboot_requested
@@ -75,6 +77,9 @@ def main(argv):
             log.state("restarting")
     except ConfigError as e:
         log.state("error", "config: %s" % e)
+        return 2
+    except NervesKeyError as e:
+        log.state("error", "nerves_key: %s" % e)
         return 2
     return 0
 

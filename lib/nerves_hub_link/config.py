@@ -19,7 +19,7 @@ a secret) raise ``ConfigError``. Relative file paths are relative to the JSON fi
 | request_fwup_public_keys / request_archive_public_keys | false | ask the server for keys |
 | fwup_version | FWUP_VERSION | reported in the join payload |
 | device_api_version | "2.0.0" | announced features (2.0.0: no scripts, no extensions) |
-| nerves_key | {} | NervesKey options (i2c_bus, certificate_pair) |
+| nerves_key | {} | NervesKey: {"bus", "address", "pair", "sim"}; identifier and TLS from the chip (nerves_key_identity) |
 | params | {} | extra join parameters |
 | remote_console (alias remote_iex) | false | join the "console" topic |
 | remote_console_timeout_s | 300 | console inactivity timeout |
@@ -176,6 +176,10 @@ class Config:
                 value = _ms_list(value)
             if key in PATH_FIELDS and value:
                 value = _join_path(base_dir, value)
+            if key == "nerves_key" and value:
+                from nerves_hub_link.nerves_key_identity import options
+
+                value = options(value, base_dir)
             setattr(self, key, value)
         self._clean()
         return self

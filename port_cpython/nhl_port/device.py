@@ -57,6 +57,29 @@ class CPythonHAL:
     async def open_connection(self, host, port, tls=None):
         return await net.open_connection(host, port, tls)
 
+    # NervesKey
+    def nerves_key(self, opts):
+        """The NervesKey for ``nerves_key`` options: the simulated ATECC608A loaded from
+        ``opts["sim"]`` (a vectors.json chip image), else ``opts["bus"]`` (``/dev/i2c-N``)."""
+        from nerves_hub_link.nerves_key import NervesKey
+
+        address = opts.get("address", 0x60)
+        if opts.get("sim"):
+            from nhl_port.atecc_sim import AteccSim, SimClock
+
+            clock = SimClock()
+            try:
+                chip = AteccSim.from_json(opts["sim"], clock=clock, address=address)
+            except (OSError, ValueError, KeyError) as e:
+                from nerves_hub_link.errors import ConfigError
+
+                raise ConfigError("nerves_key.sim: cannot load chip image %s: %s"
+                                  % (opts["sim"], e))
+            return NervesKey(chip, clock.sleep_ms, clock.ticks_ms, address)
+        from nhl_port.i2c_linux import LinuxI2C, sleep_ms, ticks_ms
+
+        return NervesKey(LinuxI2C(opts.get("bus", 1)), sleep_ms, ticks_ms, address)
+
     # flash
     def block_device(self, path, size=0, block_size=512):
         """The flash image file as a block device (created with *size* bytes if missing)."""

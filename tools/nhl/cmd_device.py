@@ -3,6 +3,10 @@
 The config is the JSON device config shared with MicroPython boards (see docs/link.md);
 flags override its keys. The firmware KV (``kv.json``) and the flash image live in
 ``data_path``. The device prints one ``nhl: <state>`` line per state change.
+
+``--nerves-key-sim FILE`` uses the simulated ATECC608A loaded from FILE (a vectors.json chip
+image) as the device's NervesKey: its manufacturer serial becomes the identifier. CPython's
+``ssl`` cannot let the chip sign a TLS handshake, so pair it with a ``shared_secret``.
 """
 
 import argparse
@@ -26,6 +30,8 @@ def register(subparsers):
     p.add_argument("--identifier", help="device identifier / serial number")
     p.add_argument("--heartbeat-ms", type=int, help="Phoenix heartbeat interval (0 = off)")
     p.add_argument("--reconnect-ms", help="comma-separated reconnect delays, e.g. 100,200,500")
+    p.add_argument("--nerves-key-sim", metavar="FILE",
+                   help="use a simulated NervesKey loaded from FILE (JSON chip image)")
     p.add_argument("--remote-console", action="store_true", default=None,
                    help="join the console topic")
     p.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
@@ -50,6 +56,8 @@ def overrides_from(args):
             o[k] = v
     if args.reconnect_ms:
         o["reconnect_after_ms"] = [int(x) for x in args.reconnect_ms.split(",")]
+    if getattr(args, "nerves_key_sim", None):
+        o["nerves_key_sim"] = args.nerves_key_sim
     for item in args.set:
         k, _, v = item.partition("=")
         try:
@@ -79,22 +87,31 @@ def main(args):
 
     from nerves_hub_link import hal, log
     from nerves_hub_link.config import Config
-    from nerves_hub_link.errors import ConfigError
+    from nerves_hub_link.errors import ConfigError, NervesKeyError
     from nerves_hub_link.link import run_device
+    from nerves_hub_link.nerves_key_identity import setup as nerves_key_setup
     from nhl_port.device import CPythonHAL
 
     hal.install_port()
     try:
         over = overrides_from(args)
         reconnect = over.pop("reconnect_after_ms", None)
+        nk_sim = over.pop("nerves_key_sim", None)
         cfg = Config.from_json_file(args.config, over)
         if reconnect:
             cfg.socket["reconnect_after_ms"] = reconnect
+        if nk_sim:  # merged into the file's nerves_key options (bus, pair...)
+            cfg.update({"nerves_key": dict(cfg.nerves_key, sim=nk_sim)})
         device_hal = CPythonHAL(cfg.data_path, reboot=args.on_reboot)
+        cfg, device_hal = nerves_key_setup(cfg, device_hal)
         asyncio.run(run_device(cfg, device_hal, env_kv=_env_kv()))
     except ConfigError as e:
         log.state("error", "config: %s" % e)
         print("nhl device: %s" % e, file=sys.stderr)
+        return 2
+    except NervesKeyError as e:
+        log.state("error", "nerves_key: %s" % e)
+        print("nhl device: NervesKey: %s" % e, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
