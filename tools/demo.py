@@ -27,9 +27,10 @@ PYTHONPATH = os.pathsep.join(os.path.join(ROOT, p) for p in ("lib", "port_cpytho
 # Flash layout (512-byte blocks): U-Boot env at 16 (+ redundant copy at 32), slot a at 64,
 # slot b at 64 + SLOT_BLOCKS.
 ENV_OFFSET, ENV_COUNT, ENV_REDUND = 16, 16, 32
-SLOT_BLOCKS = 2048  # 1 MiB per slot
-ROOTFS_SIZE = 768 * 1024
+SLOT_BLOCKS = 8192  # 4 MiB per slot
+ROOTFS_SIZE = 3 * 1024 * 1024
 FLASH_SIZE = (64 + 2 * SLOT_BLOCKS) * 512
+PAUSE_S = 1.5
 
 FWUP_CONF = r'''# nerves_hub_link demo firmware: A/B slots selected by a redundant U-Boot environment
 meta-product = "nhl-demo"
@@ -270,11 +271,17 @@ def run(workdir, out=sys.stdout, timeout=50):
         say("    device-1 joined running %s (slot %s)\n" % (_params(first).get("nerves_fw_version"),
                                                         slot1))
 
-        say("==> 4/5 deploy 2.0.0\n")
-        payload = admin.post("/admin/devices/device-1/deploy", {"file": v2})
-        size = payload.get("size") or os.path.getsize(v2)
-        uuid2 = payload["firmware_meta"]["uuid"]
+        say("==> 4/5 deploy 2.0.0 (the hub pauses the transfer for %.1f s halfway, like a slow"
+            " link, so the bars have something to show)\n" % PAUSE_S)
         name = os.path.basename(v2)
+        size = os.path.getsize(v2)
+        hosted = admin.post("/admin/firmware", {"file": v2, "name": name})
+        admin.post("/admin/firmware/%s/faults" % name, {"faults": [
+            {"stall": True, "stall_after": size // 2, "stall_s": PAUSE_S}]})
+        uuid2 = hosted["meta"]["uuid"]
+        admin.post("/admin/devices/device-1/push", {"event": "update", "payload": {
+            "update_available": True, "firmware_url": hosted["url"],
+            "firmware_meta": hosted["meta"], "deployment_id": None, "size": size}})
         statuses, last = _show_progress(admin, name, size, out, procs, timeout)
         say("==> 5/5 reboot into the other slot\n")
         back = _wait("device-1 to rejoin on 2.0.0",

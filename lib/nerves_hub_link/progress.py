@@ -1,8 +1,10 @@
 """Progress throttle for ``fwup_progress`` pushes (NervesHubLink >= 2.9 rule).
 
 The first value is always sent; later ones only when the whole percent rose above the last
-sent one *and* at least ``min_interval_ms`` passed since it. Time is passed in.
-Largest buffer: none.
+sent one *and* at least ``min_interval_ms`` passed since it. A rise held back only by the
+interval is kept as ``pending``; ``due(now_ms)`` hands it out once the interval is over, so
+a stalled transfer still shows how far it got (NervesHubLink just drops it). Time is passed
+in. Largest buffer: none.
 """
 
 MIN_INTERVAL_MS = 500
@@ -32,14 +34,31 @@ class ProgressThrottle:
     def reset(self):
         self.last = None
         self.last_ms = 0
+        self.pending = None
 
     def offer(self, value, now_ms):
         v = int(value + 0.5) if value >= 0 else 0  # round half up, like Elixir's round/1
         if v > 100:
             v = 100
         if self.last is not None:
-            if v <= self.last or now_ms - self.last_ms < self.min_interval_ms:
+            if v <= self.last:
+                return None
+            if now_ms - self.last_ms < self.min_interval_ms:
+                self.pending = v
                 return None
         self.last = v
         self.last_ms = now_ms
+        self.pending = None
         return v
+
+    def wait_ms(self, now_ms):
+        """Milliseconds until ``pending`` may be sent (None when nothing is pending)."""
+        if self.pending is None:
+            return None
+        return max(0, self.min_interval_ms - (now_ms - self.last_ms))
+
+    def due(self, now_ms):
+        """The pending value if its interval is over (it is then sent), else None."""
+        if self.pending is None or now_ms - self.last_ms < self.min_interval_ms:
+            return None
+        return self.offer(self.pending, now_ms)

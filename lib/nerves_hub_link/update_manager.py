@@ -175,6 +175,8 @@ class UpdateManager:
         self.rescheduled = None  # UpdateInfo waiting for its timer
         self._apply_progress = ProgressThrottle()
         self._dl_progress = ProgressThrottle()
+        self._flushing = []  # stages with a pending-progress flush scheduled
+        self._update_token = 0
 
     # --- server messages ------------------------------------------------------------
     def on_update(self, payload):
@@ -265,6 +267,7 @@ class UpdateManager:
 
     def _start(self, info, keys):
         self.status = UPDATING
+        self._update_token += 1
         self.update_info = info
         self._changed()
         self._apply_progress.reset()
@@ -371,10 +374,28 @@ class UpdateManager:
         if force:
             v = value
         else:
-            v = throttle.offer(value, self.ticks_ms())
+            now = self.ticks_ms()
+            v = throttle.offer(value, now)
             if v is None:
+                wait = throttle.wait_ms(now)
+                if wait is not None and stage not in self._flushing:
+                    self._flushing.append(stage)
+                    self.spawn(self._flush_later(stage, throttle, wait))
                 return
         self._push("fwup_progress", {"stage": stage, "value": v})
+
+    async def _flush_later(self, stage, throttle, wait):
+        # a value held back by the 500 ms rule is sent when the rule allows, even if the
+        # transfer stalls meanwhile (no "bar stuck at 0 %")
+        token = self._update_token
+        try:
+            await self._sleep(wait)
+        finally:
+            self._flushing.remove(stage)
+        if self.status == UPDATING and token == self._update_token:
+            v = throttle.due(self.ticks_ms())
+            if v is not None:
+                self._push("fwup_progress", {"stage": stage, "value": v})
 
     def _status(self, status, **fields):
         payload = {"status": status}

@@ -33,3 +33,15 @@ def test_percent():
     assert percent(0, 0) == 0 and percent(5, None) == 0
     assert percent(1, 3) == 33 and percent(3, 3) == 100 and percent(9, 3) == 100
     assert percent(1048575, 1048576) == 99
+
+
+def test_held_back_rise_becomes_due_after_the_interval():
+    t = ProgressThrottle()
+    assert t.offer(0, 0) == 0
+    assert t.offer(40, 100) is None and t.pending == 40
+    assert t.wait_ms(100) == 400
+    assert t.offer(45, 200) is None and t.pending == 45
+    assert t.due(499) is None
+    assert t.due(500) == 45 and t.pending is None
+    assert t.due(2000) is None and t.wait_ms(2000) is None
+    assert t.offer(45, 3000) is None and t.pending is None  # no rise: nothing pending
