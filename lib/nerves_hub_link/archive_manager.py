@@ -43,14 +43,9 @@ READ_SIZE = 4096
 
 def decode_key(key):
     """Raw 32-byte Ed25519 public key from its base64 text (``fwup-key.pub``)."""
-    try:
-        raw = binascii.a2b_base64(key.strip())
-    except (ValueError, TypeError, AttributeError):
-        raw = b""
-    if len(raw) != 32:
-        raise CryptoError("public key %r is not base64 of 32 bytes" % (key[:60],),
-                          hint="use the contents of fwup-key.pub")
-    return raw
+    from nerves_hub_link.fwup.keys import decode_public
+
+    return decode_public(key)
 
 
 class _Verify:

@@ -406,11 +406,14 @@ class Downloader:
             self._emit("request", url=redact(st.url), offset=st.offset,
                        retry_number=st.retry_number)
             parser = HTTPResponseParser()
+            eof = False
             while True:
                 try:
                     ev = parser.next_event()
                 except ProtocolError as e:
-                    return st.on_error("protocol_error", self.ticks_ms(), e.message)
+                    # an early close is a disconnect; anything else a broken server
+                    why = "connection_closed" if eof else "protocol_error"
+                    return st.on_error(why, self.ticks_ms(), e.message)
                 if isinstance(ev, EndOfMessage):
                     return st.on_end(self.ticks_ms())
                 if isinstance(ev, Data):
@@ -444,6 +447,7 @@ class Downloader:
                                        "no data for %d ms" % st.retry.idle_timeout)
                 except OSError as e:
                     return st.on_error("transport_error", self.ticks_ms(), _why(e))
+                eof = not data
                 try:
                     parser.receive_data(data)
                 except ProtocolError as e:
