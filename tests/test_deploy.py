@@ -159,3 +159,18 @@ def test_stage_has_exactly_the_manifest_modules():
     man = mpbuild.load_manifest(mpbuild.BOARDS["rp2040"])
     assert libs == sorted(t for _s, t in man.files)
     assert plan["mpy_bytes"] == sum(n for p, n in plan["files"] if p.startswith("lib/"))
+
+
+def test_mip_install_of_the_package_json_files_through_a_pty(unix_device):
+    pty, fs = unix_device
+    for pkg in ("package.json", "boards/esp32/package.json"):
+        r = mpremote(pty, "mip", "install", "--target", "lib", os.path.join(ROOT, pkg))
+        assert r.returncode == 0, r.stdout + r.stderr
+    assert (fs / "lib" / "nerves_hub_link" / "fwup" / "applier.py").is_file()
+    assert (fs / "lib" / "nhl_esp32.py").is_file() and (fs / "lib" / "unix_hal.py").is_file()
+    assert not (fs / "lib" / "nerves_hub_link" / "fwup" / "create.py").exists()
+    r = mpremote(pty, "exec",
+                 "import sys; sys.path.insert(0, 'lib')\n"
+                 "import nerves_hub_link.update_manager, nhl_board\n"
+                 "print('IMPORTED', nhl_board.__file__)\n")
+    assert r.returncode == 0 and "IMPORTED lib/nhl_board.py" in r.stdout, r.stdout + r.stderr

