@@ -27,6 +27,9 @@ Clock: ``ticks_ms()`` (monotonic, integer ms), ``unix_time()`` (seconds since
 
 Reboot: ``reboot()`` does not return.
 
+NervesKey (optional): ``nerves_key(options)`` -> ``nerves_hub_link.nerves_key.NervesKey``
+on the board's I2C bus (see ``nerves_hub_link.nerves_key_identity.setup``).
+
 Accelerators are optional callables set on ``nerves_hub_link.accel``.
 
 A port may ship a module named ``nhl_port`` with an ``install()`` function; the
