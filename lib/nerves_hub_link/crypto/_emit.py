@@ -39,3 +39,25 @@ def build(source, name):
     except Exception:  # no emitter (SyntaxError), no exec, no RAM: plain Python is used
         return None
     return ns.get(name)
+
+
+USABLE = sys.implementation.name == "micropython" and LITTLE
+
+
+def heap_size():
+    """Total GC heap in bytes (MicroPython), for choosing code that fits while compiling."""
+    import gc
+
+    return gc.mem_alloc() + gc.mem_free()
+
+
+def unload(name):
+    """MicroPython: forget a module used once (a source generator) so the GC frees it."""
+    if sys.implementation.name != "micropython":
+        return
+    if sys.modules.pop(name, None) is not None:
+        i = name.rfind(".")
+        try:
+            delattr(sys.modules.get(name[:i]), name[i + 1:])
+        except (AttributeError, TypeError):
+            pass

@@ -3,8 +3,10 @@
 ``Blake2b(digest_size=64, key=b"")`` has ``update(data)`` and ``digest()`` (once).
 ``Blake2b`` is the fastest variant on this interpreter: ``Blake2bViper`` on
 MicroPython with the viper emitter (64-bit words as 32-bit halves, compiled at
-import, about 3 ms on x64), else ``Blake2bPlain`` (Python ints; bigints on
-MicroPython). Largest buffers: a 128-byte block and a 592-byte viper state.
+import from source made by ``blake2b_src``, about 3 ms on x64; ``Blake2bViperSmall``, a
+smaller and slower code, when the heap is under ``SMALL_HEAP``), else ``Blake2bPlain``
+(``blake2b_plain``: Python ints; bigints on MicroPython). Largest buffers: a 128-byte
+block and a 752-byte viper state.
 """
 
 import struct
@@ -40,205 +42,20 @@ def check_params(digest_size, key):
         raise CryptoError("BLAKE2b key must be at most 64 bytes, got %d" % len(key))
 
 
-def _compress(h, block, t, last):
-    m = [int.from_bytes(block[i:i + 8], "little") for i in range(0, 128, 8)]
-    v = list(h) + list(IV)
-    v[12] ^= t & _M64
-    v[13] ^= t >> 64
-    if last:
-        v[14] ^= _M64
-    s = SIGMA
-    for r in range(12):
-        o = (r % 10) * 16
-        for i, (a, b, c, d) in enumerate(_G_IDX):
-            x = m[s[o + 2 * i]]
-            y = m[s[o + 2 * i + 1]]
-            va = (v[a] + v[b] + x) & _M64
-            vd = v[d] ^ va
-            vd = (vd >> 32) | ((vd << 32) & _M64)
-            vc = (v[c] + vd) & _M64
-            vb = v[b] ^ vc
-            vb = (vb >> 24) | ((vb << 40) & _M64)
-            va = (va + vb + y) & _M64
-            vd ^= va
-            vd = (vd >> 16) | ((vd << 48) & _M64)
-            vc = (vc + vd) & _M64
-            vb ^= vc
-            vb = (vb >> 63) | ((vb << 1) & _M64)
-            v[a] = va
-            v[b] = vb
-            v[c] = vc
-            v[d] = vd
-    for i in range(8):
-        h[i] ^= v[i] ^ v[i + 8]
-
-
 _G_IDX = (
     (0, 4, 8, 12), (1, 5, 9, 13), (2, 6, 10, 14), (3, 7, 11, 15),
     (0, 5, 10, 15), (1, 6, 11, 12), (2, 7, 8, 13), (3, 4, 9, 14),
 )
 
 
-class Blake2bPlain:
-    """BLAKE2b with 64-bit Python ints (bigints on MicroPython): portable, slow on boards."""
-
-    def __init__(self, digest_size=64, key=b""):
-        check_params(digest_size, key)
-        self.digest_size = digest_size
-        self._h = list(IV)
-        self._h[0] ^= 0x01010000 ^ (len(key) << 8) ^ digest_size
-        self._t = 0
-        self._buf = bytearray(128)
-        self._n = 0
-        self._done = False
-        if key:
-            self.update(key)
-            self.update(bytes(128 - len(key)))
-
-    def update(self, data):
-        if self._done:
-            raise CryptoError("BLAKE2b: update() after digest()")
-        mv = memoryview(data)
-        n = len(mv)
-        pos = 0
-        buf = self._buf
-        while pos < n:
-            if self._n == 128:
-                self._t += 128
-                _compress(self._h, buf, self._t, False)
-                self._n = 0
-            take = min(128 - self._n, n - pos)
-            buf[self._n:self._n + take] = mv[pos:pos + take]
-            self._n += take
-            pos += take
-
-    def digest(self):
-        if self._done:
-            raise CryptoError("BLAKE2b: digest() called twice")
-        self._done = True
-        self._t += self._n
-        for i in range(self._n, 128):
-            self._buf[i] = 0
-        _compress(self._h, self._buf, self._t, True)
-        out = b"".join(x.to_bytes(8, "little") for x in self._h)
-        return out[:self.digest_size]
-
-
 # -- viper variant --------------------------------------------------------------
 # State words (32-bit): h 0..15, message 48..79, counter 80..81, final flag 82,
 # counter increment 83, IV 84..99, sigma rows 0..11 as bytes at byte offset 400.
-_ST_WORDS = 148
+# The small variant keeps v at words 148..179 and the G index table as bytes at 720.
+_ST_WORDS = 188
 _SIGMA_AT = 400
-
-
-def _rotate_rows(o, ind, forward):
-    """Rotate rows 1..3 of v left by 1, 2, 3 (forward) or back, renaming locals."""
-    r1 = ("v4", "v5", "v6", "v7") if forward else ("v7", "v6", "v5", "v4")
-    r3 = ("v15", "v14", "v13", "v12") if forward else ("v12", "v13", "v14", "v15")
-    for row in (r1, r3):
-        for part in "lh":
-            o.append("%st%s = %s%s" % (ind, part, row[0], part))
-            for i in range(3):
-                o.append("%s%s%s = %s%s" % (ind, row[i], part, row[i + 1], part))
-            o.append("%s%s%s = t%s" % (ind, row[3], part, part))
-    for a, b in (("v8", "v10"), ("v9", "v11")):
-        for part in "lh":
-            o.append("%st%s = %s%s" % (ind, part, a, part))
-            o.append("%s%s%s = %s%s" % (ind, a, part, b, part))
-            o.append("%s%s%s = t%s" % (ind, b, part, part))
-
-
-def _viper_source(wide, compact=False):
-    """Viper source of ``blocks``; ``compact`` runs 24 half-rounds of 4 G (rows rotated
-    between them) instead of 12 rounds of 8 G: about half the machine code, a bit slower."""
-    ind = "            "
-    o = []
-    for gi, (a, b, c, d) in enumerate(_G_IDX[:4] if compact else _G_IDX):
-        va, vb, vc, vd = "v%d" % a, "v%d" % b, "v%d" % c, "v%d" % d
-        for half in (0, 1):
-            o.append("%sk = 48 + 2 * int(s8[so + %d])" % (ind, 2 * gi + half))
-            o.append("%sml = uint(st[k])" % ind)
-            o.append("%smh = uint(st[k + 1])" % ind)
-            _emit.add64(o, ind, va, vb, wide)
-            _emit.add64(o, ind, va, "m", wide)
-            o.append("%stl = %sl ^ %sl" % (ind, vd, va))
-            o.append("%sth = %sh ^ %sh" % (ind, vd, va))
-            if half == 0:  # d = rotr32(d ^ a)
-                o.append("%s%sl = th" % (ind, vd))
-                o.append("%s%sh = tl" % (ind, vd))
-            else:  # d = rotr16(d ^ a)
-                o.append("%s%sl = ((tl >> 16) | (th << 16)) & M" % (ind, vd))
-                o.append("%s%sh = ((th >> 16) | (tl << 16)) & M" % (ind, vd))
-            _emit.add64(o, ind, vc, vd, wide)
-            o.append("%stl = %sl ^ %sl" % (ind, vb, vc))
-            o.append("%sth = %sh ^ %sh" % (ind, vb, vc))
-            if half == 0:  # b = rotr24(b ^ c)
-                o.append("%s%sl = ((tl >> 24) | (th << 8)) & M" % (ind, vb))
-                o.append("%s%sh = ((th >> 24) | (tl << 8)) & M" % (ind, vb))
-            else:  # b = rotr63(b ^ c)
-                o.append("%s%sl = ((tl << 1) | (th >> 31)) & M" % (ind, vb))
-                o.append("%s%sh = ((th << 1) | (tl >> 31)) & M" % (ind, vb))
-    step = 16
-    if compact:
-        step = 8
-        o.append(ind + "if odd == 0:")
-        _rotate_rows(o, ind + "    ", True)
-        o.append(ind + "    odd = 1")
-        o.append(ind + "else:")
-        _rotate_rows(o, ind + "    ", False)
-        o.append(ind + "    odd = 0")
-    init = ["        odd = 0"]
-    fin = []
-    for i in range(8):
-        init.append("        v%dl = uint(st[%d])" % (i, 2 * i))
-        init.append("        v%dh = uint(st[%d])" % (i, 2 * i + 1))
-        init.append("        v%dl = uint(st[%d])" % (i + 8, 84 + 2 * i))
-        init.append("        v%dh = uint(st[%d])" % (i + 8, 85 + 2 * i))
-        fin.append("        st[%d] = uint(st[%d]) ^ v%dl ^ v%dl" % (2 * i, 2 * i, i, i + 8))
-        fin.append("        st[%d] = uint(st[%d]) ^ v%dh ^ v%dh"
-                   % (2 * i + 1, 2 * i + 1, i, i + 8))
-    return (_VIPER_TEMPLATE.replace("@INIT@", "\n".join(init))
-            .replace("@ROUND@", "\n".join(o)).replace("@FIN@", "\n".join(fin))
-            .replace("@STEP@", str(step)))
-
-
-def _source_for(wide):
-    """Boards (32-bit words) get the compact code; 64-bit hosts the fully unrolled one."""
-    return _viper_source(wide, compact=not wide)
-
-
-# blocks(state, data, offset, n): compress n 128-byte blocks of data from offset.
-_VIPER_TEMPLATE = """
-@micropython.viper
-def blocks(st: ptr32, data: ptr8, off: int, nblocks: int):
-    s8 = ptr8(st)
-    M = uint(0xFFFF) | (uint(0xFFFF) << 16)
-    blk = 0
-    while blk < nblocks:
-        inc = uint(st[83])
-        lo = uint(st[80])
-        nl = (lo + inc) & M
-        st[80] = nl
-        st[81] = (uint(st[81]) + (((lo & inc) | ((lo | inc) & ~nl)) >> 31)) & M
-        p = off + blk * 128
-        i = 0
-        while i < 32:
-            st[48 + i] = (uint(data[p]) | (uint(data[p + 1]) << 8) | (uint(data[p + 2]) << 16)
-                          | (uint(data[p + 3]) << 24))
-            p += 4
-            i += 1
-@INIT@
-        v12l ^= uint(st[80])
-        v12h ^= uint(st[81])
-        v14l ^= uint(st[82])
-        v14h ^= uint(st[82])
-        so = 400
-        while so < 592:
-@ROUND@
-            so += @STEP@
-@FIN@
-        blk += 1
-"""
+_GIDX_AT = 720
+SMALL_HEAP = 320 * 1024  # below this heap size boards compile the small-source variant
 
 
 def _template_state():
@@ -248,6 +65,7 @@ def _template_state():
         struct.pack_into("<II", st, 4 * 84 + 8 * i, IV[i] & 0xFFFFFFFF, IV[i] >> 32)
     struct.pack_into("<I", st, 4 * 83, 128)
     st[_SIGMA_AT:_SIGMA_AT + 192] = SIGMA + SIGMA[:32]
+    st[_GIDX_AT:_GIDX_AT + 32] = bytes([x for g in _G_IDX for x in g])
     return st
 
 
@@ -306,43 +124,67 @@ class _Blake2bViperBase:
 
 
 _TEMPLATE = None
-Blake2b = Blake2bPlain
-_narrow = []
+Blake2b = None
+_extra = []
+
+
+def _viper_class(name, fn):
+    return type(name, (_Blake2bViperBase,), {"_blocks": staticmethod(fn)})
+
+
+def _build(kind):
+    """Compile one viper variant: "fast" (per ``_emit.WIDE``), "narrow" or "small"."""
+    from nerves_hub_link.crypto import blake2b_src
+
+    if kind == "small":
+        src = blake2b_src.small_source(_emit.WIDE)
+    else:
+        src = blake2b_src._source_for(_emit.WIDE and kind == "fast")
+    blake2b_src = None  # noqa: F841
+    _emit.unload("nerves_hub_link.crypto.blake2b_src")
+    return _emit.build(src, "blocks")
 
 
 def _setup():
     global _TEMPLATE, Blake2b
-    fast = _emit.build(_source_for(_emit.WIDE), "blocks")
+    fast = None
+    small = False
+    if _emit.USABLE:
+        small = _emit.heap_size() < SMALL_HEAP
+        fast = _build("small" if small else "fast")
     if fast is None:
+        Blake2b = __getattr__("Blake2bPlain")
         return
     _TEMPLATE = _template_state()
-
-    class Blake2bViper(_Blake2bViperBase):
-        """BLAKE2b in viper code (MicroPython)."""
-
-        _blocks = staticmethod(fast)
-
-    Blake2b = Blake2bViper
+    Blake2b = _viper_class("Blake2bViperSmall" if small else "Blake2bViper", fast)
 
 
 def implementations():
     """Every pure-Python BLAKE2b class usable here (for tests and benchmarks).
 
-    On a 64-bit host this also compiles ``Blake2bViper32``, the 32-bit-word code that
-    boards run, so it can be tested; boards never pay for a second copy.
+    With viper this also compiles the variants not chosen at import: ``Blake2bViper32``
+    (the 32-bit-word code boards run, on a 64-bit host) and ``Blake2bViperSmall``.
     """
-    if Blake2b is Blake2bPlain:
-        return [Blake2bPlain]
-    if _emit.WIDE and not _narrow:
-        narrow = _emit.build(_source_for(False), "blocks")
+    plain = __getattr__("Blake2bPlain")
+    if Blake2b is plain:
+        return [plain]
+    if not _extra:
+        if _emit.WIDE:
+            _extra.append(_viper_class("Blake2bViper32", _build("narrow")))
+        if Blake2b.__name__ != "Blake2bViperSmall":
+            _extra.append(_viper_class("Blake2bViperSmall", _build("small")))
+    return [plain, Blake2b] + _extra
 
-        class Blake2bViper32(_Blake2bViperBase):
-            """The 32-bit-word viper code (what MCUs run), on a 64-bit host."""
 
-            _blocks = staticmethod(narrow)
-
-        _narrow.append(Blake2bViper32)
-    return [Blake2bPlain, Blake2b] + _narrow
+def __getattr__(name):
+    # the plain class and the source generator are separate modules, loaded on demand
+    if name in ("Blake2bPlain", "_compress"):
+        from nerves_hub_link.crypto import blake2b_plain as mod
+    elif name in ("_viper_source", "_source_for", "_rotate_rows", "small_source"):
+        from nerves_hub_link.crypto import blake2b_src as mod
+    else:
+        raise AttributeError(name)
+    return getattr(mod, name)
 
 
 _setup()

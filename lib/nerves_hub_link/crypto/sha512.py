@@ -2,7 +2,8 @@
 
 ``Sha512Plain()`` has ``update(data)`` and ``digest()`` (once). ``Sha512`` is the
 fastest pure variant on this interpreter: ``Sha512Viper`` (32-bit word halves,
-compiled at import) on MicroPython with the viper emitter, else ``Sha512Plain``.
+compiled at import from ``sha512_src``'s source) on MicroPython with the viper emitter and
+a heap of at least ``SMALL_HEAP``, else ``Sha512Plain``.
 Largest buffers: a 128-byte block plus the 80-word schedule (viper state 1344 bytes).
 """
 
@@ -115,124 +116,6 @@ class Sha512Plain:
 _ST_WORDS = 336
 
 
-def _rot(out, ind, dst, x, n):
-    """dst = rotr64(x, n) into (dst+'l', dst+'h') (n != 32), or shr when n < 0."""
-    if n < 0:
-        n = -n
-        out.append("%s%sl = ((%sl >> %d) | (%sh << %d)) & M" % (ind, dst, x, n, x, 32 - n))
-        out.append("%s%sh = %sh >> %d" % (ind, dst, x, n))
-        return
-    lo, hi = x + "l", x + "h"
-    if n > 32:
-        lo, hi = hi, lo
-        n -= 32
-    out.append("%s%sl = ((%s >> %d) | (%s << %d)) & M" % (ind, dst, lo, n, hi, 32 - n))
-    out.append("%s%sh = ((%s >> %d) | (%s << %d)) & M" % (ind, dst, hi, n, lo, 32 - n))
-
-
-def _sigma(out, ind, dst, x, rots):
-    _rot(out, ind, dst, x, rots[0])
-    for n in rots[1:]:
-        _rot(out, ind, "r", x, n)
-        out.append("%s%sl ^= rl" % (ind, dst))
-        out.append("%s%sh ^= rh" % (ind, dst))
-
-
-def _viper_source(wide):
-    add = _emit.add64
-    i8 = "            "
-    sched = []
-    sched.append(i8 + "xl = uint(st[j - 4])")
-    sched.append(i8 + "xh = uint(st[j - 3])")
-    _sigma(sched, i8, "w", "x", (19, 61, -6))
-    sched.append(i8 + "xl = uint(st[j - 30])")
-    sched.append(i8 + "xh = uint(st[j - 29])")
-    _sigma(sched, i8, "s", "x", (1, 8, -7))
-    add(sched, i8, "w", "s", wide)
-    sched.append(i8 + "sl = uint(st[j - 14])")
-    sched.append(i8 + "sh = uint(st[j - 13])")
-    add(sched, i8, "w", "s", wide)
-    sched.append(i8 + "sl = uint(st[j - 32])")
-    sched.append(i8 + "sh = uint(st[j - 31])")
-    add(sched, i8, "w", "s", wide)
-    sched.append(i8 + "st[j] = wl")
-    sched.append(i8 + "st[j + 1] = wh")
-    rnd = []
-    _sigma(rnd, i8, "t", "e", (14, 18, 41))
-    add(rnd, i8, "t", "h", wide)
-    rnd.append(i8 + "sl = (el & fl) ^ (~el & gl)")
-    rnd.append(i8 + "sh = (eh & fh) ^ (~eh & gh)")
-    add(rnd, i8, "t", "s", wide)
-    rnd.append(i8 + "sl = uint(st[176 + j])")
-    rnd.append(i8 + "sh = uint(st[177 + j])")
-    add(rnd, i8, "t", "s", wide)
-    rnd.append(i8 + "sl = uint(st[16 + j])")
-    rnd.append(i8 + "sh = uint(st[17 + j])")
-    add(rnd, i8, "t", "s", wide)
-    _sigma(rnd, i8, "u", "a", (28, 34, 39))
-    rnd.append(i8 + "sl = (al & bl) ^ (al & cl) ^ (bl & cl)")
-    rnd.append(i8 + "sh = (ah & bh) ^ (ah & ch) ^ (bh & ch)")
-    add(rnd, i8, "u", "s", wide)
-    for x, y in (("h", "g"), ("g", "f"), ("f", "e")):
-        rnd.append("%s%sl = %sl" % (i8, x, y))
-        rnd.append("%s%sh = %sh" % (i8, x, y))
-    rnd.append(i8 + "el = dl")
-    rnd.append(i8 + "eh = dh")
-    add(rnd, i8, "e", "t", wide)
-    for x, y in (("d", "c"), ("c", "b"), ("b", "a")):
-        rnd.append("%s%sl = %sl" % (i8, x, y))
-        rnd.append("%s%sh = %sh" % (i8, x, y))
-    rnd.append(i8 + "al = tl")
-    rnd.append(i8 + "ah = th")
-    add(rnd, i8, "a", "u", wide)
-    load = []
-    fin = []
-    i4 = "        "
-    for k, v in enumerate("abcdefgh"):
-        load.append("%s%sl = uint(st[%d])" % (i4, v, 2 * k))
-        load.append("%s%sh = uint(st[%d])" % (i4, v, 2 * k + 1))
-        fin.append("%ssl = uint(st[%d])" % (i4, 2 * k))
-        fin.append("%ssh = uint(st[%d])" % (i4, 2 * k + 1))
-        add(fin, i4, "s", v, wide)
-        fin.append("%sst[%d] = sl" % (i4, 2 * k))
-        fin.append("%sst[%d] = sh" % (i4, 2 * k + 1))
-    return (_VIPER_TEMPLATE.replace("@SCHED@", "\n".join(sched))
-            .replace("@LOAD@", "\n".join(load)).replace("@ROUND@", "\n".join(rnd))
-            .replace("@FIN@", "\n".join(fin)))
-
-
-_source_for = _viper_source
-
-
-# blocks(state, data, offset, n): compress n 128-byte blocks of data from offset.
-_VIPER_TEMPLATE = """
-@micropython.viper
-def blocks(st: ptr32, data: ptr8, off: int, nblocks: int):
-    M = uint(0xFFFF) | (uint(0xFFFF) << 16)
-    blk = 0
-    while blk < nblocks:
-        p = off + blk * 128
-        j = 16
-        while j < 48:
-            st[j + 1] = ((uint(data[p]) << 24) | (uint(data[p + 1]) << 16)
-                         | (uint(data[p + 2]) << 8) | uint(data[p + 3]))
-            st[j] = ((uint(data[p + 4]) << 24) | (uint(data[p + 5]) << 16)
-                     | (uint(data[p + 6]) << 8) | uint(data[p + 7]))
-            p += 8
-            j += 2
-        while j < 176:
-@SCHED@
-            j += 2
-@LOAD@
-        j = 0
-        while j < 160:
-@ROUND@
-            j += 2
-@FIN@
-        blk += 1
-"""
-
-
 def _template_state():
     st = bytearray(4 * _ST_WORDS)
     for i in range(8):
@@ -292,22 +175,28 @@ class _Sha512ViperBase:
 
 _TEMPLATE = None
 Sha512 = Sha512Plain
+SMALL_HEAP = 320 * 1024  # below this heap size the plain code is used (nothing compiled)
 _narrow = []
+
+
+def _build(wide):
+    from nerves_hub_link.crypto import sha512_src
+
+    src = sha512_src._source_for(wide)
+    sha512_src = None  # noqa: F841
+    _emit.unload("nerves_hub_link.crypto.sha512_src")
+    return _emit.build(src, "blocks")
 
 
 def _setup():
     global _TEMPLATE, Sha512
-    fast = _emit.build(_source_for(_emit.WIDE), "blocks")
+    if not _emit.USABLE or _emit.heap_size() < SMALL_HEAP:
+        return
+    fast = _build(_emit.WIDE)
     if fast is None:
         return
     _TEMPLATE = _template_state()
-
-    class Sha512Viper(_Sha512ViperBase):
-        """SHA-512 in viper code (MicroPython)."""
-
-        _blocks = staticmethod(fast)
-
-    Sha512 = Sha512Viper
+    Sha512 = type("Sha512Viper", (_Sha512ViperBase,), {"_blocks": staticmethod(fast)})
 
 
 def implementations():
@@ -319,15 +208,19 @@ def implementations():
     if Sha512 is Sha512Plain:
         return [Sha512Plain]
     if _emit.WIDE and not _narrow:
-        narrow = _emit.build(_source_for(False), "blocks")
-
-        class Sha512Viper32(_Sha512ViperBase):
-            """The 32-bit-word viper code (what MCUs run), on a 64-bit host."""
-
-            _blocks = staticmethod(narrow)
-
-        _narrow.append(Sha512Viper32)
+        narrow = _build(False)
+        _narrow.append(type("Sha512Viper32", (_Sha512ViperBase,),
+                            {"_blocks": staticmethod(narrow)}))
     return [Sha512Plain, Sha512] + _narrow
+
+
+def __getattr__(name):
+    # the viper source generator is a separate module, loaded on demand
+    if name in ("_viper_source", "_source_for", "_rot", "_sigma"):
+        from nerves_hub_link.crypto import sha512_src
+
+        return getattr(sha512_src, name)
+    raise AttributeError(name)
 
 
 _setup()

@@ -13,9 +13,16 @@ match fwup byte for byte.
 ``events(type, code, text)`` receives ``PR`` (progress) and ``WN`` (``info()``) events; the
 caller reports errors (``FwupError``, ``str(e)`` is fwup's text) and success.
 
-Largest buffers: meta.conf (< 50 kB) and its tree, the zip reader's (see ``zipstream``), one
+Code needed once is loaded late and, on MicroPython, dropped after use (``unload``): the
+Ed25519/SHA-512 code while meta.conf is verified, the parser while it is read, ``plan``
+(task choice and checks) while the task is set up; ``actions`` (U-Boot, MBR, memset, trim)
+only when the task has such actions, ``check`` only for ``-V``.
+
+Largest buffers: meta.conf (< 50 kB) and its model, the zip reader's (see ``zipstream``), one
 512-byte pad block, one U-Boot environment while it is being changed.
 """
+
+import sys
 
 from nerves_hub_link.errors import (
     ArchiveError,
@@ -24,41 +31,40 @@ from nerves_hub_link.errors import (
     NervesHubError,
     SignatureError,
 )
-from nerves_hub_link.fwup import mbr, metaconf, uboot_env
-from nerves_hub_link.fwup.cache import BLOCK, SegmentCache
-from nerves_hub_link.fwup.confuse import to_int
 from nerves_hub_link.fwup.events import Progress
+from nerves_hub_link.fwup.num import to_int
 from nerves_hub_link.fwup.zipstream import MAX_CHUNK, ZipStream
 
 SIG_NAME = "meta.conf.ed25519"
 META_NAME = "meta.conf"
-MAX_SIG = 4096
-
-# action -> (min args, max args, consumes data)
-ACTIONS = {
-    "raw_write": (1, 3, True),
-    "raw_memset": (3, 3, False),
-    "trim": (2, 2, False),
-    "mbr_write": (1, 1, False),
-    "uboot_setenv": (3, 3, False),
-    "uboot_unsetenv": (2, 2, False),
-    "uboot_clearenv": (1, 1, False),
-    "uboot_recover": (1, 1, False),
-    "info": (1, 1, False),
-    "error": (1, 1, False),
-    "path_write": (1, 1, True),
-}
-UNSUPPORTED = ("gpt_write", "execute", "pipe_write", "ubi_volume_write", "reboot_param",
-               "disk_crypto_write")
-REQUIREMENTS = ("require-partition-offset", "require-uboot-variable", "require-path-on-device",
-                "require-path-at-offset", "require-fat-file-exists", "require-fat-file-match",
-                "require-execute")
+META_MAX = 50000  # metaconf.MAX_SIZE
+BLOCK = 512
+DATA_ACTIONS = ("raw_write", "path_write")
 
 # phases
 _START, _AFTER_SIG, _META, _RESOURCES, _DONE, _FAILED = range(6)
 
+_MP = sys.implementation.name == "micropython"
 
-def _is_hex64(s):
+
+def unload(*names):
+    """MicroPython: forget modules needed once, so the GC frees their code (no-op elsewhere)."""
+    if not _MP:
+        return
+    import gc
+
+    for name in names:
+        if sys.modules.pop(name, None) is not None:
+            i = name.rfind(".")
+            pkg = sys.modules.get(name[:i])
+            try:
+                delattr(pkg, name[i + 1:])
+            except (AttributeError, TypeError):
+                pass
+    gc.collect()
+
+
+def is_hex64(s):
     if not isinstance(s, str) or len(s) != 64:
         return False
     for c in s:
@@ -67,8 +73,10 @@ def _is_hex64(s):
     return True
 
 
-def _hex(b):
-    return "".join("%02x" % x for x in b)
+def hex_digest(h):
+    from nerves_hub_link.crypto.hashes import to_hex
+
+    return to_hex(h.digest())
 
 
 def resource_name(entry_name):
@@ -76,6 +84,19 @@ def resource_name(entry_name):
     if entry_name.startswith("data/"):
         return entry_name[5:]
     return "/" + entry_name
+
+
+def _sig_ok(keys, sig, data):
+    from nerves_hub_link.crypto import ed25519
+
+    try:
+        for k in keys:
+            if ed25519.verify(k, sig, data):
+                return True
+        return False
+    finally:
+        ed25519 = None  # noqa: F841 (drop the last reference before unloading)
+        unload("nerves_hub_link.crypto.ed25519", "nerves_hub_link.crypto.sha512")
 
 
 class _Consumer:
@@ -91,18 +112,16 @@ class _Consumer:
         self.run = 0  # index of the current data run in res.runs
         self.run_left = res.runs[0]
         self.dest = 0  # byte offset inside the resource's extent
-        if res.sha256 is not None:
-            if not _is_hex64(res.sha256):
-                raise FwupError("invalid sha256 hash for '%s'" % res.name)
-            from nerves_hub_link.crypto import hashes
+        from nerves_hub_link.crypto import hashes
 
+        if res.sha256 is not None:
+            if not is_hex64(res.sha256):
+                raise FwupError("invalid sha256 hash for '%s'" % res.name)
             self.h = hashes.sha256()
             self.kind = "sha256"
         else:
-            if not _is_hex64(res.blake2b):
+            if not is_hex64(res.blake2b):
                 raise FwupError("invalid blake2b hash for '%s'" % res.name)
-            from nerves_hub_link.crypto import hashes
-
             self.h = hashes.blake2b_256()
             self.kind = "blake2b"
         if action == "raw_write":
@@ -169,50 +188,12 @@ class _Consumer:
                     "for '%s'. Try a \"cp\" function." % (self.action, res.name))
             raise FwupError("%s wrote %d bytes for '%s', but should have written %d"
                             % (self.action, self.count, res.name, res.data_size))
-        got = _hex(self.h.digest())
+        got = hex_digest(self.h)
         self.app.hashes_used[self.kind] = self.app.hashes_used.get(self.kind, 0) + 1
         want = res.sha256 if self.kind == "sha256" else res.blake2b
         if got != want.lower():
             raise SignatureError("%s detected %s mismatch on '%s'"
                                  % (self.action, self.kind, res.name))
-
-
-class _Checker(_Consumer):
-    """``-V``: hash and count a resource without writing it."""
-
-    def __init__(self, app, res):
-        self.app = app
-        self.res = res
-        self.count = 0
-        if res.sha256 is not None and _is_hex64(res.sha256):
-            from nerves_hub_link.crypto import hashes
-
-            self.h = hashes.sha256()
-            self.kind = "sha256"
-        else:
-            if not _is_hex64(res.blake2b):
-                raise FwupError("invalid blake2b hash for '%s'" % res.name)
-            from nerves_hub_link.crypto import hashes
-
-            self.h = hashes.blake2b_256()
-            self.kind = "blake2b"
-
-    def data(self, chunk):
-        self.h.update(chunk)
-        self.count += len(chunk)
-
-    def finish(self):
-        pass
-
-    def verify(self):
-        res = self.res
-        if self.count != res.data_size:
-            raise FwupError("Resource %s has size %d, but meta.conf says %d"
-                            % (res.name, self.count, res.data_size))
-        got = _hex(self.h.digest())
-        want = res.sha256 if self.kind == "sha256" else res.blake2b
-        if got != want.lower():
-            raise SignatureError("Detected %s digest mismatch for %s" % (self.kind, res.name))
 
 
 class Applier:
@@ -338,12 +319,12 @@ class Applier:
             if e.name != META_NAME:
                 raise ArchiveError("Expecting meta.conf to be at the beginning of %s"
                                    % self.fw_name)
-            if e.usize and not (10 <= e.usize < metaconf.MAX_SIZE) and not e.flags & 8:
+            if e.usize and not (10 <= e.usize < META_MAX) and not e.flags & 8:
                 raise ArchiveError("Unexpected meta.conf size: %d" % e.usize)
             self.phase = _META
             self.meta_entry = e
             self.meta_buf = bytearray()
-            e.limit = metaconf.MAX_SIZE
+            e.limit = META_MAX
             self.cur = "meta"
             return True
         return self._resource_entry(e)
@@ -365,7 +346,7 @@ class Applier:
         if self.cur == "meta":
             data = self.meta_buf
             self.meta_buf = None
-            if not (10 <= len(data) < metaconf.MAX_SIZE):
+            if not (10 <= len(data) < META_MAX):
                 raise ArchiveError("Unexpected meta.conf size: %d" % len(data))
             self._start(bytes(data), e)
         else:
@@ -375,15 +356,14 @@ class Applier:
     def on_end(self, err):
         if self.phase != _RESOURCES:
             return
-        if self.mode == "verify":
-            for name in self.meta.resource_order:
-                if name not in self.seen:
-                    raise FwupError("Resource %s not found in archive" % name)
-            self.phase = _DONE
-            return
-        for name, _actions in self.task.on_resource:
+        names = self.meta.resource_order if self.mode == "verify" else \
+            [n for n, _a in self.task.on_resource]
+        for name in names:
             if name not in self.seen:
                 raise FwupError("Resource %s not found in archive" % name)
+        if self.mode == "verify":
+            self.phase = _DONE
+            return
         for name, args in self.task.events["on-finish"]:
             self._action(name, args)
         self.cache.flush()
@@ -397,118 +377,32 @@ class Applier:
         if self.keys:
             if self.sig is None:
                 raise SignatureError("Expecting signed firmware archive.")
-            from nerves_hub_link.crypto import ed25519
-
-            ok = False
-            for k in self.keys:
-                if ed25519.verify(k, self.sig, data):
-                    ok = True
-                    break
-            if not ok:
+            if not _sig_ok(self.keys, self.sig, data):
                 raise SignatureError(
                     "Firmware archive's meta.conf fails digital signature verification.")
-        self.meta = metaconf.load(data, self.env, entry.mtime, entry.dos_time)
+        from nerves_hub_link.fwup import metaconf
+
+        try:
+            self.meta = metaconf.load(data, self.env, entry.mtime, entry.dos_time)
+        finally:
+            metaconf = None  # noqa: F841
+            unload("nerves_hub_link.fwup.metaconf", "nerves_hub_link.fwup.confuse")
         if self.mode == "meta":
             self.phase = _DONE
             return
         if self.mode == "verify":
             self.phase = _RESOURCES
             return
-        mb = to_int(self.meta.root.get("block-cache-size-mb", "8") or "8")
-        self.cache = SegmentCache(self.dev, self.journal, max(1, mb) * 8)
-        self.task = self._select_task()
-        self._check_task(self.task)
-        self.progress.set_total(self._units(self.task))
+        from nerves_hub_link.fwup import plan
+
+        try:
+            plan.setup(self)
+        finally:
+            plan = None  # noqa: F841
+            unload("nerves_hub_link.fwup.plan")
         self.phase = _RESOURCES
         for name, args in self.task.events["on-init"]:
             self._action(name, args)
-
-    def _select_task(self):
-        for t in self.meta.tasks:
-            if not t.name.startswith(self.task_prefix):
-                continue
-            ok = True
-            for name, args in t.reqs:
-                if not self._requirement(name, args):
-                    ok = False
-                    break
-            if ok:
-                return t
-        raise FwupError("Couldn't find applicable task '%s'. If task is available, the task's "
-                        "requirements may not be met." % self.task_prefix)
-
-    def _requirement(self, name, args):
-        if name in ("require-fat-file-exists", "require-fat-file-match"):
-            raise FwupError("%s: FAT is not supported" % name)
-        try:
-            if name == "require-partition-offset":
-                if len(args) != 2:
-                    return False
-                sector = self.cache.read(0, BLOCK)
-                off = mbr.partition_offset(sector, to_int(args[0]))
-                return off is not None and off == to_int(args[1])
-            if name == "require-uboot-variable":
-                if len(args) != 3:
-                    return False
-                env = self._uboot_read(args[0])[0]
-                v = env.get(args[1].encode("utf-8"))
-                return v is not None and v == args[2].encode("utf-8")
-            if name in ("require-path-on-device", "require-path-at-offset"):
-                if self.path_checker is None or len(args) != 2:
-                    return False
-                return bool(self.path_checker(name, args[0], args[1]))
-        except NervesHubError:
-            return False
-        return False
-
-    def _check_task(self, t):
-        lists = [t.events["on-init"], t.events["on-finish"], t.events["on-error"]]
-        lists.extend(a for _n, a in t.on_resource)
-        for actions in lists:
-            for name, args in actions:
-                if name.startswith("fat_"):
-                    raise FwupError("%s: FAT is not supported (task '%s')" % (name, t.name))
-                if name in UNSUPPORTED:
-                    raise FwupError("%s is not supported by this fwup (task '%s')"
-                                    % (name, t.name))
-                spec = ACTIONS.get(name)
-                if spec is None:
-                    raise FwupError("Unknown function '%s' in task '%s'" % (name, t.name))
-                if not spec[0] <= len(args) <= spec[1]:
-                    raise FwupError("%s: wrong number of arguments (%d) in task '%s'"
-                                    % (name, len(args), t.name))
-                if name == "path_write" and not (self.unsafe or self.fs is not None):
-                    raise FwupError("path_write requires --unsafe")
-                if name.startswith("uboot_") and args[0] not in self.meta.uboot:
-                    raise FwupError("%s: unknown uboot-environment '%s'" % (name, args[0]))
-                if name == "mbr_write" and args[0] not in self.meta.mbrs:
-                    raise FwupError("mbr_write: unknown mbr '%s'" % args[0])
-
-    def _units(self, t):
-        total = 0
-        for name, args in t.events["on-init"] + t.events["on-finish"]:
-            total += self._action_units(name, args, None)
-        for rname, actions in t.on_resource:
-            res = self.meta.resources.get(rname)
-            if res is None:
-                continue
-            for name, args in actions:
-                total += self._action_units(name, args, res)
-        return total
-
-    def _action_units(self, name, args, res):
-        if name in ("raw_write", "path_write"):
-            return res.data_size if res is not None else 0
-        if name == "raw_memset":
-            return max(0, to_int(args[1])) * BLOCK
-        if name == "trim":
-            return max(0, to_int(args[1])) // 256
-        if name == "mbr_write":
-            return BLOCK
-        if name.startswith("uboot_"):
-            off, cnt, red = self.meta.uboot[args[0]]
-            return cnt * BLOCK * (2 if red is not None else 1)
-        return 0
 
     # -- resources -----------------------------------------------------------------------
 
@@ -519,7 +413,9 @@ class Applier:
         if not rname or rname == "/":
             return False
         if self.mode == "verify":
-            return self._verify_entry(e, rname)
+            from nerves_hub_link.fwup import check
+
+            return check.entry(self, e, rname)
         actions = self.task.handler(rname)
         if actions is None:
             return False
@@ -534,7 +430,7 @@ class Applier:
         while i < len(actions):
             name, args = actions[i]
             i += 1
-            if ACTIONS.get(name, (0, 0, False))[2]:
+            if name in DATA_ACTIONS:
                 if res.runs[0] == 0 and len(res.runs) <= 2:
                     c = _Consumer(self, name, args, res)  # checks the hash text
                     c.finish()
@@ -552,17 +448,6 @@ class Applier:
             self._action(name, args)
         return False
 
-    def _verify_entry(self, e, rname):
-        res = self.meta.resources.get(rname)
-        if res is None:
-            raise ArchiveError("Can't find file-resource for %s" % rname)
-        self.seen[rname] = True
-        self.consumer = _Checker(self, res)
-        self.after = []
-        e.limit = res.data_size
-        self.cur = "res"
-        return True
-
     def _resource_end(self):
         c = self.consumer
         self.consumer = None
@@ -571,7 +456,7 @@ class Applier:
         after = self.after
         self.after = None
         for name, args in after:
-            if ACTIONS.get(name, (0, 0, False))[2]:
+            if name in DATA_ACTIONS:
                 res = c.res
                 raise FwupError(
                     "%s didn't write anything and was likely called twice in an on-resource "
@@ -624,86 +509,14 @@ class Applier:
         return v
 
     def _action(self, name, args):
-        p = self.progress
         if name == "info":
             if self.events:
                 self.events("WN", 0, args[0])
         elif name == "error":
             raise FwupError(args[0])
-        elif name == "raw_memset":
-            off = self.block_offset(args[0], name)
-            count = to_int(args[1])
-            value = to_int(args[2])
-            if count < 1 or not 0 <= value <= 255:
-                raise FwupError("raw_memset: bad count %r or value %r" % (args[1], args[2]))
-            group = 64 if count >= 64 else count
-            buf = bytes([value]) * (group * BLOCK)
-            done = 0
-            while done < count:
-                k = min(group, count - done)
-                self.cache.write((off + done) * BLOCK, buf if k == group else buf[:k * BLOCK],
-                                 True)
-                for _ in range(k):
-                    p.report(BLOCK)
-                done += k
-        elif name == "trim":
-            off = self.block_offset(args[0], name)
-            count = to_int(args[1])
-            if count < 0:
-                raise FwupError("trim: bad block count %r" % args[1])
-            self.cache.trim(off * BLOCK, count * BLOCK)
-            p.report(count // 256)
-        elif name == "mbr_write":
-            sector = mbr.encode(self.meta.mbrs[args[0]], self._device_blocks())
-            self.cache.write(0, sector, False)
-            p.report(BLOCK)
-        elif name.startswith("uboot_"):
-            self._uboot_action(name, args)
-            off, cnt, red = self.meta.uboot[args[0]]
-            p.report(cnt * BLOCK * (2 if red is not None else 1))
-        else:
+        elif name in DATA_ACTIONS:
             raise FwupError("%s is only allowed in on-resource" % name)
-
-    def _device_blocks(self):
-        lim = self.cache.dev.limit
-        return 0 if lim is None else lim // BLOCK
-
-    # -- U-Boot environment --------------------------------------------------------------
-
-    def _uboot_read(self, name):
-        """-> (env_raw, flags, write_primary, write_redund)."""
-        off, cnt, red = self.meta.uboot[name]
-        size = cnt * BLOCK
-        buf1 = self.cache.read(off * BLOCK, size)
-        if red is None:
-            return uboot_env.decode(buf1, False, off, True), 0, True, False
-        buf2 = self.cache.read(red * BLOCK, size)
-        return uboot_env.choose(buf1, buf2, off, red)
-
-    def _uboot_write(self, name, env, flags, primary, redund):
-        off, cnt, red = self.meta.uboot[name]
-        size = cnt * BLOCK
-        img = uboot_env.encode(env, size, red is not None, flags)
-        if primary:
-            self.cache.write(off * BLOCK, img, False)
-        if redund and red is not None:
-            self.cache.write(red * BLOCK, img, False)
-
-    def _uboot_action(self, name, args):
-        env_name = args[0]
-        if name == "uboot_clearenv":
-            self._uboot_write(env_name, {}, 1, True, True)
-            return
-        if name == "uboot_recover":
-            try:
-                self._uboot_read(env_name)
-            except FwupError:
-                self._uboot_write(env_name, {}, 1, True, True)
-            return
-        env, flags, wp, wr = self._uboot_read(env_name)
-        key = args[1].encode("utf-8")
-        if name == "uboot_setenv":
-            env[key] = args[2].encode("utf-8")
         else:
-            env.pop(key, None)
-        self._uboot_write(env_name, env, (flags + 1) & 0xFF, wp, wr)
+            from nerves_hub_link.fwup import actions
+
+            actions.run(self, name, args)

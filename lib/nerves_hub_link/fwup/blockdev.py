@@ -7,7 +7,7 @@ whose files have no ``truncate``), so it runs on CPython and MicroPython.
 Besides ``readblocks/writeblocks/ioctl`` it offers byte access for the applier:
 ``pread(offset, n)``, ``pwrite(offset, data)``, ``size()``, ``truncate(n)`` and
 ``growable = True``. Largest buffer: one copy chunk (16 KiB) while truncating without
-``truncate``; a shared 4 KiB zero block.
+``truncate``; a 4 KiB zero block while filling a gap.
 """
 
 import os
@@ -15,7 +15,7 @@ import os
 from nerves_hub_link.errors import BlockDeviceError
 
 _COPY = 16384
-_ZEROS = bytes(4096)
+_ZERO_CHUNK = 4096
 
 
 def _exists(path):
@@ -71,7 +71,7 @@ class FileBlockDevice:
             # Fill the gap explicitly: some ports cannot seek past the end of a file.
             self.f.seek(self._size)
             gap = offset - self._size
-            z = _ZEROS
+            z = bytes(min(gap, _ZERO_CHUNK))
             while gap:
                 k = min(gap, len(z))
                 self.f.write(z[:k] if k < len(z) else z)

@@ -9,8 +9,8 @@ dropped, trimmed segments zero-filled, the image grown to the segment end). Read
 trimmed segments as zeros, like fwup.
 
 Largest buffer: the original bytes of one write's span (saved to the journal; a write is
-at most one inflate chunk), a shared 4 KiB zero block; the journal itself lives in a file
-for ``FileBlockDevice`` outputs.
+at most one inflate chunk), a 4 KiB zero block while zero-filling; the journal itself lives
+in a file for ``FileBlockDevice`` outputs.
 """
 
 from nerves_hub_link.errors import BlockDeviceError, FwupError
@@ -21,7 +21,7 @@ SEG = 131072
 SEG_BLOCKS = 256
 FULL = (1 << SEG_BLOCKS) - 1
 MAX_OFFSET = 1 << 62
-_ZEROS = bytes(4096)
+ZERO_CHUNK = 4096  # zeros are written in chunks of this size, allocated when needed
 
 
 class RamJournal:
@@ -244,7 +244,7 @@ class SegmentCache:
             i = j
 
     def _zeros(self, off, n):
-        z = _ZEROS
+        z = bytes(min(n, ZERO_CHUNK))
         while n:
             k = n if n < len(z) else len(z)
             self.dev.write(off, z if k == len(z) else memoryview(z)[:k])
@@ -263,7 +263,7 @@ class SegmentCache:
                 if old is not None:
                     self.dev.write(blk * BLOCK, old)
                 elif self.committed is not None and blk * BLOCK < self.committed:
-                    self.dev.write(blk * BLOCK, memoryview(_ZEROS)[:BLOCK])
+                    self.dev.write(blk * BLOCK, bytes(BLOCK))
 
     # -- public API ----------------------------------------------------------------------
 

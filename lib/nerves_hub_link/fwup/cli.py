@@ -15,76 +15,6 @@ READ_SIZE = 16384  # fwup's read size: gives fwup's progress steps
 MP_READ_SIZE = 4096
 MAX_PACKET = 1 << 20
 
-# flag -> (long name, takes a value)
-_FLAGS = {
-    "-a": ("apply", False), "--apply": ("apply", False),
-    "-d": ("device", True), "--device": ("device", True),
-    "-i": ("input", True), "--input": ("input", True),
-    "-t": ("task", True), "--task": ("task", True),
-    "-p": ("public_key_file", True), "--public-key-file": ("public_key_file", True),
-    "--public-key": ("public_key", True),
-    "-F": ("framing", False), "--framing": ("framing", False),
-    "-q": ("quiet", False), "--quiet": ("quiet", False),
-    "-n": ("numeric", False), "--numeric-progress": ("numeric", False),
-    "-V": ("verify", False), "--verify": ("verify", False),
-    "-m": ("metadata", False), "--metadata": ("metadata", False),
-    "--metadata-key": ("metadata_key", True),
-    "-l": ("list", False), "--list": ("list", False),
-    "-v": ("verbose", False), "--verbose": ("verbose", False),
-    "-U": ("unsafe", False), "--unsafe": ("unsafe", False),
-    "--progress-low": ("progress_low", True), "--progress-high": ("progress_high", True),
-    "-c": ("create", False), "--create": ("create", False),
-    "-f": ("config", True), "--conf": ("config", True),
-    "-o": ("output", True), "--output": ("output", True),
-    "-s": ("private_key_file", True), "--private-key-file": ("private_key_file", True),
-    "--private-key": ("private_key", True),
-    "--sha256": ("sha256", False),
-    "-S": ("sign", False), "--sign": ("sign", False),
-    "-g": ("gen_keys", False), "--gen-keys": ("gen_keys", False),
-    "--version": ("version", False),
-}
-_REPEAT = ("public_key_file", "public_key")
-
-
-class UsageError(Exception):
-    pass
-
-
-def parse_args(argv):
-    """Hand-parse fwup flags into a dict of long names (repeatable keys hold lists)."""
-    opts = {"public_key_file": [], "public_key": []}
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        i += 1
-        if len(a) == 2 and a[0] == "-" and "1" <= a[1] <= "9":
-            opts["compression_level"] = int(a[1])
-            continue
-        val = None
-        if a.startswith("--") and "=" in a:
-            a, val = a.split("=", 1)
-        spec = _FLAGS.get(a)
-        if spec is None:
-            if not a.startswith("-") and "input" not in opts:
-                opts["input"] = a
-                continue
-            raise UsageError("unknown option '%s'" % a)
-        name, takes = spec
-        if takes:
-            if val is None:
-                if i >= len(argv):
-                    raise UsageError("option '%s' needs a value" % a)
-                val = argv[i]
-                i += 1
-            if name in _REPEAT:
-                opts[name].append(val)
-            else:
-                opts[name] = val
-        else:
-            opts[name] = True
-    return opts
-
-
 class _Out:
     """Writes events as frames (-F) or fwup's text lines."""
 
@@ -98,7 +28,7 @@ class _Out:
         self.stdout.write(b)
 
     def event(self, ftype, code, text):
-        from nerves_hub_link.fwup.events import frame
+        from nerves_hub_link.fwup.framing import frame
 
         if self.framing:
             self.write(frame(ftype, code, text))
@@ -111,7 +41,7 @@ class _Out:
             sys.stderr.write("\n")
 
     def ok(self, text=""):
-        from nerves_hub_link.fwup.events import frame
+        from nerves_hub_link.fwup.framing import frame
 
         if self.framing:
             self.write(frame("OK", 0, text))
@@ -137,7 +67,19 @@ def _env():
         return None
 
 
+def _unload(name):
+    from nerves_hub_link.fwup.applier import unload
+
+    unload(name)
+
+
 def _keys(opts):
+    out = _read_keys(opts)
+    _unload("nerves_hub_link.fwup.keys")
+    return out
+
+
+def _read_keys(opts):
     from nerves_hub_link.fwup import keys
 
     out = []
@@ -263,72 +205,11 @@ def _skip_first_pr(out):
     return ev
 
 
-def _read_meta(opts, mode):
-    from nerves_hub_link.fwup.applier import Applier
-
-    if "input" not in opts:
-        raise NervesHubError("Specify an input firmware file (-i)")
-    keys = _keys(opts)
-    f, framed = _open_input(opts["input"], opts.get("framing"))
-    app = Applier(None, "", public_keys=keys, env=_env(), fw_name=opts["input"], mode=mode)
-    _run_archive(app, f, framed)
-    return app
-
-
-def _metadata(opts, out):
-    from nerves_hub_link.fwup import metaconf
-
-    app = _read_meta(opts, "meta")
-    key = opts.get("metadata_key")
-    if key:
-        v = app.meta.meta.get(key)
-        text = "" if v is None else v + "\n"
-    else:
-        text = metaconf.metadata_text(app.meta)
-    out.ok(text)
-
-
-def _list(opts, out):
-    app = _read_meta(opts, "meta")
-    out.ok("".join(n + "\n" for n in app.meta.task_names()))
-
-
-def _verify(opts, out):
-    app = _read_meta(opts, "verify")
-    if app.keys:
-        text = "Valid archive with a good signature\n"
-    elif app.sig is not None:
-        text = ("Valid archive with an unverified signature. "
-                "Specify a public key to authenticate.\n")
-    else:
-        text = "Valid archive without a signature\n"
-    out.ok(text)
-
-
-def _create(opts):
-    try:
-        from nerves_hub_link.fwup import create  # portable: ok (optional module)
-    except ImportError:
-        print("fwup: archive creation is not available in this build")
-        return 1
-    if opts.get("gen_keys"):
-        return create.genkey_cmd(opts)
-    if opts.get("sign"):
-        return create.sign_cmd(opts)
-    return create.create_cmd(opts)
-
-
 def _preload():
-    """MicroPython: load the crypto first (its set-up compiles code: the peak of a run) and
-    reserve the deflate window while the heap is still unfragmented."""
-    import gc
-
+    """MicroPython: compile the BLAKE2b code while the heap is empty (its set-up is the peak
+    of a run) and reserve the deflate window before the heap fragments."""
     if sys.implementation.name == "micropython":
-        from nerves_hub_link.crypto import ed25519, hashes  # noqa: F401
-
-        hashes.blake2b_256()
-        hashes.sha512()
-        gc.collect()
+        from nerves_hub_link.crypto import blake2b  # noqa: F401
     from nerves_hub_link.fwup import zipstream
 
     zipstream.reserve_window()
@@ -342,13 +223,20 @@ def main(argv=None):
     from nerves_hub_link import hal
 
     hal.install_port()
+    from nerves_hub_link.fwup import cli_args
+
     try:
-        opts = parse_args(argv)
-    except UsageError as e:
+        opts = cli_args.parse_args(argv)
+    except cli_args.UsageError as e:
         print("fwup: %s" % e)
         return 1
+    finally:
+        cli_args = None  # noqa: F841
+        _unload("nerves_hub_link.fwup.cli_args")
     if opts.get("create") or opts.get("sign") or opts.get("gen_keys"):
-        return _create(opts)
+        from nerves_hub_link.fwup import cli_info
+
+        return cli_info.create(opts)
     if opts.get("version"):
         from nerves_hub_link.fwup import FWUP_VERSION
 
@@ -358,12 +246,10 @@ def main(argv=None):
     try:
         if opts.get("apply"):
             _apply(opts, out)
-        elif opts.get("verify"):
-            _verify(opts, out)
-        elif opts.get("metadata"):
-            _metadata(opts, out)
-        elif opts.get("list"):
-            _list(opts, out)
+        elif opts.get("verify") or opts.get("metadata") or opts.get("list"):
+            from nerves_hub_link.fwup import cli_info
+
+            cli_info.run(opts, out)
         else:
             raise NervesHubError("Specify -a (apply), -V (verify), -m (metadata), -l (list), "
                                  "-c (create), -S (sign) or -g (generate keys)")

@@ -7,7 +7,7 @@ Only the four primary partitions are supported; OSIP headers and extended partit
 import struct
 
 from nerves_hub_link.errors import FwupError
-from nerves_hub_link.fwup.confuse import to_int
+from nerves_hub_link.fwup.num import to_int
 
 _CHS_MAX = 63 * 255 * 1023
 

@@ -2,7 +2,8 @@
 
 ``load(data, env=None, mtime=None)`` verifies nothing cryptographic; it computes the UUID
 and nickname (spec 2.4), sets ``FWUP_META_UUID``/``FWUP_META_NICKNAME`` for ``${...}``
-expansion, parses with ``confuse`` and returns a ``MetaConf``. ``env`` is a dict or a
+expansion, parses with ``confuse`` and returns a ``model.MetaConf``
+(plain data: the parser's tree is not kept). ``env`` is a dict or a
 callable ``name -> str | None`` (MicroPython has no ``os.environ``).
 
 Largest buffer: the meta.conf text (< 50,000 bytes) and its tree.
@@ -10,7 +11,8 @@ Largest buffer: the meta.conf text (< 50,000 bytes) and its tree.
 
 from nerves_hub_link.errors import ArchiveError, ConfigError
 from nerves_hub_link.fwup import FWUP_VERSION, confuse
-from nerves_hub_link.fwup.confuse import to_int
+from nerves_hub_link.fwup.model import MetaConf, Resource, Sec, Task  # noqa: F401 (API)
+from nerves_hub_link.fwup.num import to_int
 
 MAX_SIZE = 50000
 UUID_PREFIX = b"\x20\x53\xdf\xfb\xd5\x1e\x43\x10\xb9\x3b\x95\x6d\xa8\x9f\x9f\x34"
@@ -124,92 +126,65 @@ def parse_funlist(value, what):
     return out
 
 
-class Resource:
-    """A ``file-resource``: ``runs`` alternates data and hole lengths (starts with data)."""
-
-    def __init__(self, name, opts):
-        self.name = name
-        ln = opts.get("length")
-        if ln is None:
-            runs = [0]
-        elif isinstance(ln, list):
-            runs = [to_int(x) for x in ln] or [0]
-        else:
-            runs = [to_int(ln)]
-        for r in runs:
-            if r < 0:
-                raise ArchiveError("%s: negative length for '%s'" % (PARSE_ERROR, name))
-        self.runs = runs
-        self.data_size = sum(runs[0::2])
-        self.total_size = sum(runs)
-        self.blake2b = opts.get("blake2b-256")
-        self.sha256 = opts.get("sha256")
-
-    @property
-    def sparse(self):
-        return len(self.runs) > 1
+def _resource(name, opts):
+    ln = opts.get("length")
+    if ln is None:
+        runs = [0]
+    elif isinstance(ln, list):
+        runs = [to_int(x) for x in ln] or [0]
+    else:
+        runs = [to_int(ln)]
+    for r in runs:
+        if r < 0:
+            raise ArchiveError("%s: negative length for '%s'" % (PARSE_ERROR, name))
+    return Resource(name, runs, opts.get("blake2b-256"), opts.get("sha256"))
 
 
-class Task:
-    """A ``task``: requirements, event action lists and on-resource handlers."""
-
-    def __init__(self, sec):
-        self.name = sec.title or ""
-        o = sec.options()
-        self.reqs = parse_funlist(o.get("reqlist"), "reqlist")
-        p1 = o.get("require-partition1-offset")
-        if p1 is not None and to_int(p1) >= 0:
-            self.reqs.insert(0, ("require-partition-offset", ["1", p1]))
-        self.events = {}
-        for ev in ("on-init", "on-finish", "on-error"):
-            secs = sec.sections(ev)
-            self.events[ev] = parse_funlist(secs[-1].get("funlist"), ev) if secs else []
-        self.on_resource = []  # [(resource name, actions)] in meta.conf order
-        for s in sec.sections("on-resource"):
-            self.on_resource.append((s.title or "", parse_funlist(s.get("funlist"), s.title)))
-
-    def handler(self, resource):
-        for name, actions in self.on_resource:
-            if name == resource:
-                return actions
-        return None
+def _task(sec):
+    o = sec.options()
+    reqs = parse_funlist(o.get("reqlist"), "reqlist")
+    p1 = o.get("require-partition1-offset")
+    if p1 is not None and to_int(p1) >= 0:
+        reqs.insert(0, ("require-partition-offset", ["1", p1]))
+    events = {}
+    for ev in ("on-init", "on-finish", "on-error"):
+        secs = sec.sections(ev)
+        events[ev] = parse_funlist(secs[-1].get("funlist"), ev) if secs else []
+    on_resource = []
+    for s in sec.sections("on-resource"):
+        on_resource.append((s.title or "", parse_funlist(s.get("funlist"), s.title)))
+    return Task(sec.title or "", reqs, events, on_resource)
 
 
-class MetaConf:
-    """Parsed meta.conf; ``meta`` holds the meta-* strings (plus derived ones)."""
+def _copy(sec):
+    return Sec(sec.kind, sec.title, sec.options(), [_copy(s) for s in sec.sections()])
 
-    def __init__(self, root, uuid, nickname, creation_date=None):
-        o = root.options()
-        self.root = root
-        self.meta = {}
-        for k in o:
-            if k.startswith("meta-") and isinstance(o[k], str):
-                self.meta[k] = o[k]
-        if "meta-creation-date" not in self.meta and creation_date:
-            self.meta["meta-creation-date"] = creation_date
-        self.meta["meta-uuid"] = uuid
-        self.meta["meta-nickname"] = nickname
-        self.uuid = uuid
-        self.nickname = nickname
-        self.resources = {}
-        self.resource_order = []
-        for s in root.sections("file-resource"):
-            self.resources[s.title] = Resource(s.title, s.options())
-            self.resource_order.append(s.title)
-        self.tasks = [Task(s) for s in root.sections("task")]
-        self.uboot = {}
-        for s in root.sections("uboot-environment"):
-            eo = s.options()
-            red = eo.get("block-offset-redund")
-            self.uboot[s.title] = (to_int(eo.get("block-offset", "0")),
-                                   to_int(eo.get("block-count", "0")),
-                                   None if red is None else to_int(red))
-        self.mbrs = {}
-        for s in root.sections("mbr"):
-            self.mbrs[s.title] = s
 
-    def task_names(self):
-        return sorted(t.name for t in self.tasks)
+def _metaconf(root, uuid, nickname, creation_date=None):
+    mc = MetaConf()
+    o = mc.options = root.options()
+    for k in o:
+        if k.startswith("meta-") and isinstance(o[k], str):
+            mc.meta[k] = o[k]
+    if "meta-creation-date" not in mc.meta and creation_date:
+        mc.meta["meta-creation-date"] = creation_date
+    mc.meta["meta-uuid"] = uuid
+    mc.meta["meta-nickname"] = nickname
+    mc.uuid = uuid
+    mc.nickname = nickname
+    for s in root.sections("file-resource"):
+        mc.resources[s.title] = _resource(s.title, s.options())
+        mc.resource_order.append(s.title)
+    mc.tasks = [_task(s) for s in root.sections("task")]
+    for s in root.sections("uboot-environment"):
+        eo = s.options()
+        red = eo.get("block-offset-redund")
+        mc.uboot[s.title] = (to_int(eo.get("block-offset", "0")),
+                             to_int(eo.get("block-count", "0")),
+                             None if red is None else to_int(red))
+    for s in root.sections("mbr"):
+        mc.mbrs[s.title] = _copy(s)
+    return mc
 
 
 _META_ORDER = ("meta-product", "meta-description", "meta-version", "meta-author",
@@ -282,6 +257,6 @@ def load(data, env=None, mtime=None, dos_time=None):
     else:
         created = None
     try:
-        return MetaConf(root, uuid, nick, created)
+        return _metaconf(root, uuid, nick, created)
     except ConfigError as e:
         raise ArchiveError(PARSE_ERROR, hint=e.message)

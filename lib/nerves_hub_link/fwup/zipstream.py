@@ -33,8 +33,10 @@ from nerves_hub_link.errors import ArchiveError
 
 try:
     import zlib  # portable: ok (CPython; MicroPython uses the deflate module)
+
+    _ZLIB = zlib is not None  # CPython's inflater is in zipstream_zlib
 except ImportError:
-    zlib = None
+    _ZLIB = False
 
 MAX_CHUNK = 262144  # libarchive's inflate output buffer
 MAX_HEADER = 8192  # name + extra fields
@@ -81,7 +83,7 @@ def reserve_window():
     start-up (before importing much) and each inflater takes the block over.
     """
     global _reserve
-    if zlib is None and _reserve is None:
+    if not _ZLIB and _reserve is None:
         import gc
 
         gc.collect()
@@ -96,41 +98,8 @@ def _release_window():
     _reserve = None
 
 
-def _zerr(code):
+def zerr(code):
     return ArchiveError("ZIP decompression failed (%d)" % code)
-
-
-class _ZlibInflater:
-    """CPython raw inflate: exactly libarchive's chunking."""
-
-    def __init__(self, max_chunk):
-        self.d = zlib.decompressobj(-15)
-        self.max = max_chunk
-        self.eof = False
-
-    def inflate(self, inp):
-        """Return (output, bytes of inp used)."""
-        try:
-            out = self.d.decompress(inp, self.max)
-        except zlib.error as e:
-            msg = str(e)
-            code = -3
-            if msg.startswith("Error "):
-                try:
-                    code = int(msg[6:].split(" ")[0])
-                except ValueError:
-                    pass
-            raise _zerr(code)
-        if self.d.eof:
-            self.eof = True
-            return out, len(inp) - len(self.d.unused_data)
-        return out, len(inp) - len(self.d.unconsumed_tail)
-
-    def unused(self):
-        return b""
-
-    def drain(self):
-        raise _zerr(-5)
 
 
 class _Src(io.IOBase):
@@ -197,9 +166,9 @@ class _MpInflater:
         try:
             n = self.d.readinto(self.out)
         except EOFError:
-            raise _zerr(-5)
+            raise zerr(-5)
         except (OSError, ValueError):
-            raise _zerr(-3)
+            raise zerr(-3)
         if not n:
             self.eof = True
             self.d = None
@@ -238,8 +207,10 @@ class _MpInflater:
 
 
 def _inflater(max_chunk):
-    if zlib is not None:
-        return _ZlibInflater(max_chunk)
+    if _ZLIB:
+        from nerves_hub_link.fwup.zipstream_zlib import ZlibInflater
+
+        return ZlibInflater(max_chunk)
     return _MpInflater(max_chunk)
 
 
@@ -310,7 +281,7 @@ class ZipStream:
             self._fail_data(ArchiveError("Truncated ZIP end-of-file record"))
         elif self.state == _DATA:
             if self.entry.method == 8:
-                self._fail_data(_zerr(-5))
+                self._fail_data(zerr(-5))
             else:
                 self._fail_data(ArchiveError("Truncated ZIP file data"))
 

@@ -1,0 +1,92 @@
+"""The applier's block actions: ``raw_memset``, ``trim``, ``mbr_write`` and the U-Boot
+environment ones (``uboot_setenv/unsetenv/clearenv/recover``), loaded only for tasks that
+use them. Largest buffers: 64 blocks of memset pattern (32 KiB), one U-Boot environment.
+"""
+
+from nerves_hub_link.errors import FwupError
+from nerves_hub_link.fwup import uboot_env
+from nerves_hub_link.fwup.num import to_int
+
+BLOCK = 512
+
+
+def run(app, name, args):
+    """Run one action of the chosen task on ``app.cache`` (progress reported)."""
+    p = app.progress
+    cache = app.cache
+    if name == "raw_memset":
+        off = app.block_offset(args[0], name)
+        count = to_int(args[1])
+        value = to_int(args[2])
+        if count < 1 or not 0 <= value <= 255:
+            raise FwupError("raw_memset: bad count %r or value %r" % (args[1], args[2]))
+        group = 64 if count >= 64 else count
+        buf = bytes([value]) * (group * BLOCK)
+        done = 0
+        while done < count:
+            k = min(group, count - done)
+            cache.write((off + done) * BLOCK, buf if k == group else buf[:k * BLOCK], True)
+            for _ in range(k):
+                p.report(BLOCK)
+            done += k
+    elif name == "trim":
+        off = app.block_offset(args[0], name)
+        count = to_int(args[1])
+        if count < 0:
+            raise FwupError("trim: bad block count %r" % args[1])
+        cache.trim(off * BLOCK, count * BLOCK)
+        p.report(count // 256)
+    elif name == "mbr_write":
+        from nerves_hub_link.fwup import mbr
+
+        lim = cache.dev.limit
+        sector = mbr.encode(app.meta.mbrs[args[0]], 0 if lim is None else lim // BLOCK)
+        cache.write(0, sector, False)
+        p.report(BLOCK)
+    elif name.startswith("uboot_"):
+        _uboot_action(app, name, args)
+        off, cnt, red = app.meta.uboot[args[0]]
+        p.report(cnt * BLOCK * (2 if red is not None else 1))
+    else:
+        raise FwupError("%s is only allowed in on-resource" % name)
+
+
+def uboot_read(app, name):
+    """-> (env_raw, flags, write_primary, write_redund)."""
+    off, cnt, red = app.meta.uboot[name]
+    size = cnt * BLOCK
+    buf1 = app.cache.read(off * BLOCK, size)
+    if red is None:
+        return uboot_env.decode(buf1, False, off, True), 0, True, False
+    buf2 = app.cache.read(red * BLOCK, size)
+    return uboot_env.choose(buf1, buf2, off, red)
+
+
+def _uboot_write(app, name, env, flags, primary, redund):
+    off, cnt, red = app.meta.uboot[name]
+    size = cnt * BLOCK
+    img = uboot_env.encode(env, size, red is not None, flags)
+    if primary:
+        app.cache.write(off * BLOCK, img, False)
+    if redund and red is not None:
+        app.cache.write(red * BLOCK, img, False)
+
+
+def _uboot_action(app, name, args):
+    env_name = args[0]
+    if name == "uboot_clearenv":
+        _uboot_write(app, env_name, {}, 1, True, True)
+        return
+    if name == "uboot_recover":
+        try:
+            uboot_read(app, env_name)
+        except FwupError:
+            _uboot_write(app, env_name, {}, 1, True, True)
+        return
+    env, flags, wp, wr = uboot_read(app, env_name)
+    key = args[1].encode("utf-8")
+    if name == "uboot_setenv":
+        env[key] = args[2].encode("utf-8")
+    else:
+        env.pop(key, None)
+    _uboot_write(app, env_name, env, (flags + 1) & 0xFF, wp, wr)

@@ -1,0 +1,55 @@
+"""``fwup -V`` for the applier: hash and count every resource without writing it.
+Largest buffer: the hash state.
+"""
+
+from nerves_hub_link.errors import ArchiveError, FwupError, SignatureError
+from nerves_hub_link.fwup.applier import hex_digest, is_hex64
+
+
+class Checker:
+    """Consumer of one resource in verify mode."""
+
+    def __init__(self, app, res):
+        from nerves_hub_link.crypto import hashes
+
+        self.app = app
+        self.res = res
+        self.count = 0
+        if res.sha256 is not None and is_hex64(res.sha256):
+            self.h = hashes.sha256()
+            self.kind = "sha256"
+        else:
+            if not is_hex64(res.blake2b):
+                raise FwupError("invalid blake2b hash for '%s'" % res.name)
+            self.h = hashes.blake2b_256()
+            self.kind = "blake2b"
+
+    def data(self, chunk):
+        self.h.update(chunk)
+        self.count += len(chunk)
+
+    def finish(self):
+        pass
+
+    def verify(self):
+        res = self.res
+        if self.count != res.data_size:
+            raise FwupError("Resource %s has size %d, but meta.conf says %d"
+                            % (res.name, self.count, res.data_size))
+        got = hex_digest(self.h)
+        want = res.sha256 if self.kind == "sha256" else res.blake2b
+        if got != want.lower():
+            raise SignatureError("Detected %s digest mismatch for %s" % (self.kind, res.name))
+
+
+def entry(app, e, rname):
+    """Start checking archive entry ``e`` (resource ``rname``); True to read its data."""
+    res = app.meta.resources.get(rname)
+    if res is None:
+        raise ArchiveError("Can't find file-resource for %s" % rname)
+    app.seen[rname] = True
+    app.consumer = Checker(app, res)
+    app.after = []
+    e.limit = res.data_size
+    app.cur = "res"
+    return True
