@@ -113,35 +113,57 @@ def _read_exact(f, n):
     return bytes(buf)
 
 
+def _read_into(f, mv):
+    """Fill ``mv`` from ``f``; returns the count (short only at EOF)."""
+    readinto = getattr(f, "readinto", None)
+    got = 0
+    n = len(mv)
+    while got < n:
+        if readinto is not None:
+            k = readinto(mv[got:])
+        else:
+            d = f.read(n - got)
+            k = len(d) if d else 0
+            mv[got:got + k] = d
+        if not k:
+            break
+        got += k
+    return got
+
+
 def _pieces(f, framed):
-    """Yield input pieces: 16 KiB file reads, or one framed packet payload each."""
+    """Yield input pieces: file reads into one fixed buffer (16 KiB; 4 KiB on MicroPython), or
+    framed packet payloads (each one piece on CPython, as fwup; buffer-sized on MicroPython)."""
+    import gc
+
+    gc.collect()
+    mp = sys.implementation.name == "micropython"
+    buf = bytearray(MP_READ_SIZE if mp else READ_SIZE)
+    mv = memoryview(buf)
     if framed:
         import struct
 
         from nerves_hub_link.errors import FwupError
 
         while True:
-            h = _read_exact(f, 4)
-            if not h:
+            k = _read_into(f, mv[:4])
+            if not k:
                 return
-            if len(h) < 4:
+            if k < 4:
                 raise FwupError("Received EOF even though framing indicated more bytes")
-            n = struct.unpack(">I", h)[0]
+            n = struct.unpack(">I", buf[:4])[0]
             if n == 0:
                 return
             while n:
-                k = min(n, MAX_PACKET)
-                d = _read_exact(f, k)
-                if len(d) < k:
+                want = min(n, len(buf) if mp else MAX_PACKET)
+                if mp:
+                    d = mv[:_read_into(f, mv[:want])]
+                else:
+                    d = _read_exact(f, want)
+                if len(d) < want:
                     raise FwupError("Received EOF even though framing indicated more bytes")
                 yield d
-                n -= k
-        return
-    import gc
-
-    gc.collect()
-    buf = bytearray(READ_SIZE if sys.implementation.name != "micropython" else MP_READ_SIZE)
-    mv = memoryview(buf)
+                n -= want
     readinto = getattr(f, "readinto", None)
     while True:
         if readinto is not None:
