@@ -139,11 +139,28 @@ def test_deploy_to_the_unix_port_through_a_pty(unix_device, device_files, tmp_pa
     assert r.returncode == 0, r.stdout + r.stderr
     assert "IMPORTED lib/nerves_hub_link/link.mpy lib/nhl_envkv.mpy" in r.stdout
     assert "CONFIG hub.example.com nhl/certs/device.der nhl/data" in r.stdout
-    # A second deploy copies nothing that is already there.
+    # A second deploy copies only what changed since the first one (nothing, unless the
+    # sources were edited in between).
+    before = _hashes(stage)
     r = nhl("deploy", "--board", "unix", "--port", pty, "--config",
             str(device_files / "device.json"), "--stage", str(stage))
     assert r.returncode == 0, r.stdout + r.stderr
-    assert r.stdout.count("Up to date:") == len(staged)
+    after = _hashes(stage)
+    unchanged = sum(1 for p in after if before.get(p) == after[p])
+    assert unchanged > 0 and r.stdout.count("Up to date:") == unchanged
+    assert after == _hashes(fs)
+
+
+def _hashes(top):
+    import hashlib
+
+    out = {}
+    for d, _, names in os.walk(top):
+        for n in names:
+            p = os.path.join(d, n)
+            with open(p, "rb") as f:
+                out[os.path.relpath(p, top)] = hashlib.sha256(f.read()).hexdigest()
+    return out
 
 
 def test_deploy_reports_an_unreachable_port(tmp_path):
