@@ -226,7 +226,40 @@ def rp2_scenario(d, scratch):
     print("SCENARIO OK rp2")
 
 
+def apply_only(board_name, archive, pub_path, scratch):
+    """One upgrade of a realistic archive on a fresh board (for heap measurements)."""
+    import gc
+
+    pub = read(pub_path)
+    boardkit.rmtree(scratch)
+    boardkit.makedirs(scratch)
+    if board_name == "esp32":
+        import esp32
+        import nhl_esp32
+
+        esp32.reset_chip(esp32.OTA_4MIB_TABLE, running="ota_0", image=boardkit.image(4096, 1),
+                         store_dir=scratch)
+        b = nhl_esp32.Esp32Board(scratch + "/env.bin")
+    else:
+        import nhl_rp2
+
+        b = nhl_rp2.Rp2Board(scratch + "/nhl")
+    b.boot()
+    if board_name != "esp32":
+        b.kv.set({"nerves_fw_active": "a"})
+    gc.collect()
+    free0 = gc.mem_free() if hasattr(gc, "mem_free") else 0
+    apply(b, archive, "upgrade", pub)
+    new = activate(b)
+    gc.collect()
+    print("APPLY OK slot %s heap-free-before %d after %d" % (
+        new, free0, gc.mem_free() if hasattr(gc, "mem_free") else 0))
+
+
 def main(argv):
+    if argv[0] == "apply":
+        apply_only(argv[1], argv[2], argv[3], argv[4])
+        return
     name, d = argv[0], argv[1]
     scratch = argv[2] if len(argv) > 2 else boardkit.tmpdir("scenario_" + name)
     if name == "esp32":

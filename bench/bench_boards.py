@@ -1,0 +1,116 @@
+"""Board HALs on the MicroPython unix port: the smallest ``-X heapsize`` with which a realistic
+archive is applied through ``boards/esp32`` (a 1.4 MB ``micropython.bin`` into ota_1 of the
+real 4 MiB OTA partition table, flash kept in files by the esp32 double) and ``boards/rp2``
+(a 48 KB app into a slot directory), plus the apply time at a roomy heap.
+
+The unix port is 64-bit: objects are about twice their size on a 32-bit MCU, so these
+numbers are upper bounds for ESP32/RP2 (which also need room for Wi-Fi and TLS buffers).
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+for p in ("lib", "port_cpython", "tools"):
+    sys.path.insert(0, os.path.join(ROOT, p))
+
+MICROPYPATH = "lib:tests/doubles:boards/common:boards/esp32:boards/rp2:.frozen"
+STEP = 8 * 1024
+APP_BYTES = 1400 * 1024
+
+
+def firmware_like(n, seed):
+    """Bytes that deflate like an app image (~60 %): noise mixed with repeated code-like runs."""
+    import random
+
+    rnd = random.Random(seed)
+    out = bytearray()
+    words = [bytes(rnd.randrange(256) for _ in range(rnd.randrange(4, 24))) for _ in range(300)]
+    while len(out) < n:
+        if rnd.random() < 0.45:
+            out += rnd.randbytes(64)
+        else:
+            out += b"".join(rnd.choice(words) for _ in range(8))
+    out = out[:n]
+    out[0], out[1] = 0xE9, 4
+    return bytes(out)
+
+
+def build(work):
+    from nerves_hub_link.fwup import create, keygen
+
+    pub, priv = keygen.generate_keys()
+    keygen.write_key_files(os.path.join(work, "key"), pub, priv)
+    key = os.path.join(work, "key.priv")
+    app = os.path.join(work, "micropython.bin")
+    with open(app, "wb") as f:
+        f.write(firmware_like(APP_BYTES, 1))
+    env = dict(os.environ, NHL_APP_IMAGE=app, NERVES_FW_VERSION="2.0.0",
+               SOURCE_DATE_EPOCH="1700000000")
+    esp = os.path.join(work, "esp32.fw")
+    create.create_archive(os.path.join(ROOT, "boards/esp32/fwup.conf"), esp, private_key=key,
+                          env=env)
+    pyapp = os.path.join(work, "app.py")
+    with open(pyapp, "w") as f:
+        f.write("VERSION = '2.0.0'\n")
+        for i in range(1200):
+            f.write("def handler_%d(x):\n    return x * %d + len('%s')\n" % (i, i, "y" * (i % 17)))
+    rp2 = os.path.join(work, "rp2.fw")
+    create.create_archive(os.path.join(ROOT, "boards/rp2/fwup.conf"), rp2, private_key=key,
+                          env=dict(env, NHL_APP=pyapp))
+    return {"esp32": esp, "rp2": rp2, "pub": os.path.join(work, "key.pub"),
+            "app_bytes": {"esp32": APP_BYTES, "rp2": os.path.getsize(pyapp)},
+            "fw_bytes": {"esp32": os.path.getsize(esp), "rp2": os.path.getsize(rp2)}}
+
+
+def probe(board, rel, work, heap):
+    from nhl.hub.testing import micropython_binary
+
+    scratch = os.path.join(work, "scratch-%s" % board)
+    t0 = time.monotonic()
+    r = subprocess.run([micropython_binary(), "-X", "heapsize=%d" % heap,
+                        "tests/doubles/board_scenario.py", "apply", board, rel[board],
+                        rel["pub"], scratch], cwd=ROOT, capture_output=True, text=True,
+                       env=dict(os.environ, MICROPYPATH=MICROPYPATH), timeout=900)
+    return r.returncode == 0 and "APPLY OK" in r.stdout, time.monotonic() - t0, r.stdout
+
+
+def smallest(board, rel, work):
+    ok, roomy, out = probe(board, rel, work, 4 << 20)
+    if not ok:
+        raise RuntimeError("%s apply fails even with a 4 MiB heap:\n%s" % (board, out))
+    lo, hi = 64 * 1024, 4 << 20
+    while hi - lo > STEP:
+        mid = (lo + hi) // 2 // STEP * STEP
+        if probe(board, rel, work, mid)[0]:
+            hi = mid
+        else:
+            lo = mid
+    while not all(probe(board, rel, work, hi)[0] for _ in range(2)):  # fragmentation
+        hi += STEP
+    return hi, lo, roomy
+
+
+def main():
+    with tempfile.TemporaryDirectory() as work:
+        rel = build(work)
+        res = {b: smallest(b, rel, work) for b in ("esp32", "rp2")}
+    print("| board HAL (unix port, x64) | payload | archive | smallest -X heapsize "
+          "| largest failing | apply time at 4 MiB |")
+    print("|---|---:|---:|---:|---:|---:|")
+    out = {}
+    for b, (hi, lo, roomy) in res.items():
+        print("| %s | %d KiB | %d KiB | %d KiB | %d KiB | %.1f s |"
+              % (b, rel["app_bytes"][b] // 1024, rel["fw_bytes"][b] // 1024, hi // 1024,
+                 lo // 1024, roomy))
+        out[b] = {"min_heap_kib": hi // 1024, "max_failing_kib": lo // 1024,
+                  "apply_s": round(roomy, 2), "payload_bytes": rel["app_bytes"][b],
+                  "archive_bytes": rel["fw_bytes"][b]}
+    return out
+
+
+if __name__ == "__main__":
+    main()
