@@ -23,6 +23,16 @@ from nerves_hub_link.errors import TransportError
 from nhl_flashmap import NullJournal
 
 EPOCH_2000 = 946684800  # seconds from 1970-01-01 to 2000-01-01
+
+
+def _ticks():
+    f = getattr(time, "ticks_ms", None)
+    return f() if f else time.monotonic_ns() // 1000000  # CPython (host tests)
+
+
+def _ticks_diff(a, b):
+    f = getattr(time, "ticks_diff", None)
+    return f(a, b) if f else a - b
 DEFAULT_CONFIG = "/nhl/config.json"
 
 
@@ -80,15 +90,15 @@ class BoardHAL:
         self.data_path = data_path
         _makedirs(data_path)
         self.kv = board.kv
-        self._last = time.ticks_ms()
+        self._last = _ticks()
         self._acc = 0
         self.on_reboot = None
         self.reboot_requested = False
 
     def ticks_ms(self):
         """Monotonic ms that never wrap (``ticks_ms`` wraps after ~6 days on 30-bit ports)."""
-        t = time.ticks_ms()
-        self._acc += time.ticks_diff(t, self._last)
+        t = _ticks()
+        self._acc += _ticks_diff(t, self._last)
         self._last = t
         return self._acc
 

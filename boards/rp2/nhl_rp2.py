@@ -100,6 +100,9 @@ class Rp2Board:
         """
         if self._booted is not None:
             return self._booted
+        if self.kv.get("nerves_fw_active") is None:
+            # A fresh board: slot a is "active" (empty), so the first update lands in slot b.
+            self.kv.set({"nerves_fw_active": "a"})
         state = self._booted = self.fw.validate_on_boot()
         slot = self.fw.active()
         if not self.has_app(slot):

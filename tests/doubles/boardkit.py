@@ -25,11 +25,16 @@ def tmpdir(name=""):
 
 
 def rmtree(path):
+    """Remove a directory tree, or a file; a missing path is fine."""
     import os
 
     try:
         names = os.listdir(path)
     except OSError:
+        try:
+            os.remove(path)  # a file (or nothing at all)
+        except OSError:
+            pass
         return
     for n in names:
         p = path + "/" + n

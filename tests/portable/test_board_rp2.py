@@ -72,6 +72,7 @@ def test_first_boot_without_an_app_runs_nothing_from_the_slots():
     board, state, version = start()
     assert state == firmware.VALID and board.slot is None and version is None
     assert board.next_slot() == "a" and board.writable_slots() == ("a", "b")
+    assert board.kv.get("nerves_fw_active") == "a"  # so the first upgrade task matches
 
 
 def test_update_runs_the_new_slot_and_stays_after_mark_valid():
