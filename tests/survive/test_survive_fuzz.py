@@ -21,6 +21,7 @@ from survive_kit import parse_env_copy
 from test_survive_archives import PUB, archive, b2, meta
 
 SOAK = os.environ.get("SOAK") == "1"
+pytestmark = pytest.mark.slow  # short runs in CI; `make soak` (-m slow) runs 10 000 each
 
 
 def fuzz(ci):

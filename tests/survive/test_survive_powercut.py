@@ -148,6 +148,7 @@ def _f03_release(tmp, tag):
         return f.read(), data, info["uuid"]
 
 
+@pytest.mark.slow  # every cut point under SOAK=1, 60 in CI
 def test_power_cut_f03_fixture_conf(tmp_path):
     """F03's own fwup.conf sets ``active`` before ``b.uuid``: never a brick, but a cut between
     the two boots slot b with a stale ``b.uuid`` (the outcome table counts it)."""
