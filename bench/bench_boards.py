@@ -1,7 +1,9 @@
 """Board HALs on the MicroPython unix port: the smallest ``-X heapsize`` with which a realistic
 archive is applied through ``boards/esp32`` (a 1.4 MB ``micropython.bin`` into ota_1 of the
 real 4 MiB OTA partition table, flash kept in files by the esp32 double) and ``boards/rp2``
-(a 48 KB app into a slot directory), plus the apply time at a roomy heap.
+(a 66 KB app into a slot directory), plus the apply time at a roomy heap; and the smallest
+heap for the whole client on the ESP32 HAL: join ``nhl hub`` over TLS, download and apply the
+same 1.4 MB archive, reset, boot the new slot on trial, rejoin and confirm it.
 
 The unix port is 64-bit: objects are about twice their size on a 32-bit MCU, so these
 numbers are upper bounds for ESP32/RP2 (which also need room for Wi-Fi and TLS buffers).
@@ -61,7 +63,10 @@ def build(work):
     rp2 = os.path.join(work, "rp2.fw")
     create.create_archive(os.path.join(ROOT, "boards/rp2/fwup.conf"), rp2, private_key=key,
                           env=dict(env, NHL_APP=pyapp))
+    with open(os.path.join(work, "key.pub")) as f:
+        pub_text = f.read().strip()
     return {"esp32": esp, "rp2": rp2, "pub": os.path.join(work, "key.pub"),
+            "pub_text": pub_text, "esp32_4mib": esp,
             "app_bytes": {"esp32": APP_BYTES, "rp2": os.path.getsize(pyapp)},
             "fw_bytes": {"esp32": os.path.getsize(esp), "rp2": os.path.getsize(rp2)}}
 
@@ -94,12 +99,82 @@ def smallest(board, rel, work):
     return hi, lo, roomy
 
 
+def hub_probe(hub, rel, work, heap, n):
+    """The esp32 board device with the link: True when the new slot was confirmed."""
+    from nhl.hub import firmware as hubfw
+    from nhl.hub.testing import DeviceProcess, device_config, micropython_binary
+
+    d = os.path.join(work, "hub-probe-%d" % n)
+    os.makedirs(d)
+    cfg = device_config(hub, d, "esp32", fwup_public_keys=[rel["pub_text"]])
+    dev = DeviceProcess.__new__(DeviceProcess)
+    import queue
+    import threading
+
+    dev.interp, dev.lines, dev._q, dev._seen = "esp32", [], queue.Queue(), 0
+    dev.proc = subprocess.Popen(
+        [micropython_binary(), "-X", "heapsize=%d" % heap, "tests/doubles/board_device.py", cfg,
+         os.path.join(d, "chip"), "2", "4mib"], cwd=ROOT,
+        env=dict(os.environ, MICROPYPATH=MICROPYPATH + ":boards/unix"),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    dev._t = threading.Thread(target=dev._pump, daemon=True)
+    dev._t.start()
+    t0 = time.monotonic()
+    try:
+        try:
+            dev.wait_line(r"joined: device", timeout=30)
+            fw = hub.hub.add_firmware(rel["esp32_4mib"], "esp32-%d.fw" % n)
+            payload = hubfw.update_payload(hub.hub.firmware_url(fw.name), fw.path, fw.meta)
+            hub.call(hub.hub.push("device-1", "device", "update", payload))
+            dev.wait_line(r"slot b marked valid|MemoryError|Traceback|failed", timeout=120)
+        except AssertionError:
+            return False, time.monotonic() - t0
+        return bool(dev.count(r"slot b marked valid")), time.monotonic() - t0
+    finally:
+        dev.stop()
+
+
+def smallest_with_link(rel, work):
+    from nhl.hub import init_dir
+    from nhl.hub.testing import HubThread
+
+    hub_dir = os.path.join(work, "hub")
+    init_dir(hub_dir)
+    hub = HubThread(hub_dir)
+    n = [0]
+
+    def probe(heap):
+        n[0] += 1
+        return hub_probe(hub, rel, work, heap, n[0])
+
+    try:
+        ok, roomy = probe(4 << 20)
+        if not ok:
+            raise RuntimeError("the esp32 board device fails even with a 4 MiB heap")
+        lo, hi = 128 * 1024, 4 << 20
+        while hi - lo > STEP:
+            mid = (lo + hi) // 2 // STEP * STEP
+            if probe(mid)[0]:
+                hi = mid
+            else:
+                lo = mid
+        while not all(probe(hi)[0] for _ in range(2)):
+            hi += STEP
+    finally:
+        hub.stop()
+    return hi, lo, roomy
+
+
 def main():
     with tempfile.TemporaryDirectory() as work:
         rel = build(work)
         res = {b: smallest(b, rel, work) for b in ("esp32", "rp2")}
+        res["esp32 + link (join, TLS download, apply, reset, rejoin, confirm)"] = \
+            smallest_with_link(rel, work)
+        rel["app_bytes"][list(res)[-1]] = rel["app_bytes"]["esp32"]
+        rel["fw_bytes"][list(res)[-1]] = rel["fw_bytes"]["esp32"]
     print("| board HAL (unix port, x64) | payload | archive | smallest -X heapsize "
-          "| largest failing | apply time at 4 MiB |")
+          "| largest failing | time at 4 MiB heap |")
     print("|---|---:|---:|---:|---:|---:|")
     out = {}
     for b, (hi, lo, roomy) in res.items():
