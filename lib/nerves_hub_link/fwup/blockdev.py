@@ -6,16 +6,18 @@ whose files have no ``truncate``), so it runs on CPython and MicroPython.
 
 Besides ``readblocks/writeblocks/ioctl`` it offers byte access for the applier:
 ``pread(offset, n)``, ``pwrite(offset, data)``, ``size()``, ``truncate(n)`` and
-``growable = True``. Largest buffer: one copy chunk (16 KiB) while truncating without
-``truncate``; a 4 KiB zero block while filling a gap.
+``growable = True``. Largest buffers (MicroPython, whose heap may be too fragmented for
+bigger pieces, in brackets): one copy chunk of 16 KiB [2 KiB] while truncating without
+``truncate``; a zero block of 4 KiB [512 bytes] while filling a gap.
 """
 
 import os
+import sys
 
 from nerves_hub_link.errors import BlockDeviceError
 
-_COPY = 16384
-_ZERO_CHUNK = 4096
+_COPY = 2048 if sys.implementation.name == "micropython" else 16384
+_ZERO_CHUNK = 512 if sys.implementation.name == "micropython" else 4096  # fragmented heaps
 
 
 def _exists(path):
@@ -74,7 +76,7 @@ class FileBlockDevice:
             z = bytes(min(gap, _ZERO_CHUNK))
             while gap:
                 k = min(gap, len(z))
-                self.f.write(z[:k] if k < len(z) else z)
+                self.f.write(memoryview(z)[:k] if k < len(z) else z)
                 gap -= k
         else:
             self.f.seek(offset)

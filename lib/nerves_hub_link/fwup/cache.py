@@ -9,9 +9,11 @@ dropped, trimmed segments zero-filled, the image grown to the segment end). Read
 trimmed segments as zeros, like fwup.
 
 Largest buffer: the original bytes of one write's span (saved to the journal; a write is
-at most one inflate chunk), a 4 KiB zero block while zero-filling; the journal itself lives
+at most one inflate chunk), a zero block (4 KiB; 512 bytes on MicroPython) while zero-filling; the journal itself lives
 in a file for ``FileBlockDevice`` outputs.
 """
+
+import sys
 
 from nerves_hub_link.errors import BlockDeviceError, FwupError
 from nerves_hub_link.hal import IOCTL_BLOCK_COUNT, block_size
@@ -21,7 +23,9 @@ SEG = 131072
 SEG_BLOCKS = 256
 FULL = (1 << SEG_BLOCKS) - 1
 MAX_OFFSET = 1 << 62
-ZERO_CHUNK = 4096  # zeros are written in chunks of this size, allocated when needed
+# zeros are written in chunks of this size, allocated when needed (small on MicroPython,
+# whose heap may be too fragmented for 4 KiB in one piece while the deflate window exists)
+ZERO_CHUNK = 512 if sys.implementation.name == "micropython" else 4096
 
 
 class RamJournal:
@@ -44,41 +48,60 @@ class RamJournal:
 
 
 class FileJournal:
-    """Undo records in a temp file; RAM keeps only block -> slot."""
+    """Undo records in a temp file, one 128 KiB area per pending segment; RAM keeps only
+    segment -> (area, saved-blocks mask), so it is bounded by the pending segments."""
 
     def __init__(self, path):
         self.path = path
         self.f = open(path, "w+b")
-        self.slots = {}
+        self.areas = {}  # segment -> [area, mask]
         self.free = []
         self.n = 0
 
+    def _pos(self, blk, create):
+        s = blk // SEG_BLOCKS
+        a = self.areas.get(s)
+        if a is None:
+            if not create:
+                return None, 0
+            if self.free:
+                area = self.free.pop()
+            else:
+                area = self.n
+                self.n += 1
+            a = self.areas[s] = [area, 0]
+        return a, blk % SEG_BLOCKS
+
     def save(self, blk, data):
-        if self.free:
-            slot = self.free.pop()
-        else:
-            slot = self.n
-            self.n += 1
-        self.f.seek(slot * BLOCK)
+        a, i = self._pos(blk, True)
+        self.f.seek((a[0] * SEG_BLOCKS + i) * BLOCK)
         self.f.write(data)
-        self.slots[blk] = slot
+        a[1] |= 1 << i
+
+    def _clear(self, blk):
+        """Forget ``blk``'s record; returns its file offset or None."""
+        a, i = self._pos(blk, False)
+        if a is None or not (a[1] >> i & 1):
+            return None
+        a[1] &= ~(1 << i)
+        if not a[1]:
+            del self.areas[blk // SEG_BLOCKS]
+            self.free.append(a[0])
+        return (a[0] * SEG_BLOCKS + i) * BLOCK
 
     def pop(self, blk):
-        slot = self.slots.pop(blk, None)
-        if slot is None:
+        pos = self._clear(blk)
+        if pos is None:
             return None
-        self.f.seek(slot * BLOCK)
-        data = self.f.read(BLOCK)
-        self.free.append(slot)
-        return data
+        self.f.seek(pos)
+        return self.f.read(BLOCK)
 
     def drop(self, blk):
-        slot = self.slots.pop(blk, None)
-        if slot is not None:
-            self.free.append(slot)
+        self._clear(blk)
 
     def __contains__(self, blk):
-        return blk in self.slots
+        a, i = self._pos(blk, False)
+        return a is not None and bool(a[1] >> i & 1)
 
     def close(self):
         if self.f is not None:

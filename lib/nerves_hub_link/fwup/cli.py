@@ -28,9 +28,9 @@ class _Out:
         self.stdout.write(b)
 
     def event(self, ftype, code, text):
-        from nerves_hub_link.fwup.framing import frame
-
         if self.framing:
+            from nerves_hub_link.fwup.framing import frame
+
             self.write(frame(ftype, code, text))
         elif ftype == "PR":
             if self.numeric and not self.quiet:
@@ -41,9 +41,9 @@ class _Out:
             sys.stderr.write("\n")
 
     def ok(self, text=""):
-        from nerves_hub_link.fwup.framing import frame
-
         if self.framing:
+            from nerves_hub_link.fwup.framing import frame
+
             self.write(frame("OK", 0, text))
         elif text:
             self.write(text.encode("utf-8"))
