@@ -6,7 +6,8 @@
   manager drives real hardware with the same calls it uses everywhere.
 - ``applier_factory(board, task, env)``: the update manager's ``make_applier`` for a board:
   empties the slots the archive may write, no undo journal (saves RAM: a failed apply only
-  touched the slot that is not activated), ``path_write`` confined to those slots.
+  touched the slot that is not activated), ``path_write`` confined to those slots, and the
+  board's activation run in ``finish()`` (``BoardApplier``).
 - ``BoardHAL(board, data_path)``: the link HAL: network and TLS from the unix-port HAL
   (``unix_hal``: ``tls`` + ``asyncio`` streams, the same on ESP32 and RP2; imported when
   first used), the board's KV and fwup device, ``machine.reset()`` as reboot, Unix time
@@ -74,11 +75,36 @@ def applier_factory(board, task="upgrade", env=None):
         if prepare:
             prepare()
         guard = getattr(board, "path_guard", None)
-        return Applier(board.dev, task, public_keys=[decode_public(k) for k in public_keys],
-                       env=env, events=on_event, journal=NullJournal(),
-                       fs=guard() if guard else None)
+        return BoardApplier(board, Applier(
+            board.dev, task, public_keys=[decode_public(k) for k in public_keys], env=env,
+            events=on_event, journal=NullJournal(), fs=guard() if guard else None))
 
     return make
+
+
+class BoardApplier:
+    """The fwup applier, plus the board's activation in ``finish()``.
+
+    Activating inside ``finish()`` means a slot the hardware refuses (ESP32 ``set_boot()``
+    rejecting the image) fails the update like any apply error: the server is told
+    ``failed`` and the device stays on its slot.
+    """
+
+    def __init__(self, board, applier):
+        self.board = board
+        self.applier = applier
+        self.activated = None
+
+    def feed(self, chunk):
+        self.applier.feed(chunk)
+
+    def finish(self):
+        self.applier.finish()
+        self.activated = self.board.activate(self.board.running)
+
+    @property
+    def done(self):
+        return self.applier.done
 
 
 class BoardHAL:

@@ -60,6 +60,7 @@ class Esp32Board:
         self.kv = EnvKV(self.dev, ENV_BLOCK_OFFSET, ENV_BLOCK_COUNT)
         self.fw = firmware.Firmware(self.kv, bootlimit=1)
         self._booted = None
+        self._activated = None  # the slot activate() switched to (it runs once per update)
 
     @property
     def running(self):
@@ -73,6 +74,11 @@ class Esp32Board:
     def next_slot(self):
         P = esp32.Partition
         return SLOT_OF_LABEL.get(P(P.RUNNING).get_next_update().info()[4])
+
+    def prepare(self):
+        """Start of an update (the applier factory calls it): returns the slot it will write."""
+        self._activated = None
+        return self.next_slot()
 
     def boot(self):
         """Reconcile the KV with the slot the bootloader started; call first on every boot.
@@ -116,6 +122,8 @@ class Esp32Board:
         ``previous`` is the slot that ran while the archive was applied (default: the
         running one). The new slot boots on trial; returns its name.
         """
+        if self._activated is not None:
+            return self._activated
         self.dev.sync()
         previous = previous or self.running_slot()
         new = self.fw.active()
@@ -132,6 +140,7 @@ class Esp32Board:
                               "the archive must carry the app image micropython.bin (first byte"
                               " 0xE9), not the combined flash image")
         self.fw.after_update(previous)
+        self._activated = new
         return new
 
     def _cancel_rollback(self):

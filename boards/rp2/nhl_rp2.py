@@ -77,6 +77,7 @@ class Rp2Board:
         self.fw = firmware.Firmware(self.kv, bootlimit=1)
         self.slot = None
         self._booted = None
+        self._activated = None  # the slot activate() switched to (it runs once per update)
         active = self.fw.active()
         self.running = active if self.has_app(active) else None
 
@@ -126,6 +127,7 @@ class Rp2Board:
 
         Stale modules of an older app must not survive next to the new ones.
         """
+        self._activated = None
         for slot in self.writable_slots():
             _rmtree(self.slot_dir(slot))
         return self.next_slot()
@@ -140,6 +142,8 @@ class Rp2Board:
         ``previous`` is the slot that ran while the archive was applied (default: the running
         one; None on a device that has no app in a slot yet).
         """
+        if self._activated is not None:
+            return self._activated
         previous = previous or self.running
         new = self.fw.active()
         if previous is None and self.kv.get("nerves_fw_active"):
@@ -155,6 +159,7 @@ class Rp2Board:
             raise UpdateError("slot %r holds no app after the update (looked for %s in %s)"
                               % (new, "/".join(APP_FILES), self.slot_dir(new)),
                               "the archive must path_write app.py or app.mpy into the slot")
+        self._activated = new
         return new
 
     def mark_valid(self):

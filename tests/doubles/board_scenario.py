@@ -142,8 +142,7 @@ def esp32_scenario(d, scratch):
     b.mark_valid()
 
     step("an archive with a bad app image is refused by set_boot; slot a keeps booting")
-    apply(b, d + "/esp32-badimage.fw", "upgrade", pub)
-    e = expect_error(UpdateError, activate, b)
+    e = expect_error(UpdateError, apply, b, d + "/esp32-badimage.fw", "upgrade", pub)
     assert "-5379" in str(e)
     assert b.kv.get("nerves_fw_active") == "a"
     b = reset(b)
