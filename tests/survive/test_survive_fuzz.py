@@ -192,11 +192,13 @@ def test_uboot_env_round_trip_against_independent_parser(env, flags):
     assert uboot_env.decode(img, True) == env
 
 
+def _nest(children):
+    return st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children,
+                                                           max_size=4)
+
+
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
-                    | st.text(max_size=20),
-                    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c,
-                                                                        max_size=4),
-                    max_leaves=12)
+                    | st.text(max_size=20), _nest, max_leaves=12)
 URL = st.sampled_from(["https://h/fw", "http://h:1/x", "ftp://h", "", "https://", 7, None])
 
 
