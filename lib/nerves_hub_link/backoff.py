@@ -3,7 +3,9 @@
 ``delay_list(1000, 60000, 0)`` is ``[1000, 2000, 4000, 8000, 16000, 32000, 60000]``;
 with jitter each element ``v`` becomes ``round(v * (1 + jitter * U))``, U uniform in
 [0, 1), rounded half away from zero. ``delay_for(delays, attempt)`` picks the delay
-for the n-th reconnect attempt (the last one repeats). No clock is read.
+for the n-th reconnect attempt (the last one repeats). ``spread_first`` spreads the first
+retry of a fleet over a window so a server restart is not met by every device in the same
+second. No clock is read.
 """
 
 from nerves_hub_link import log
@@ -11,6 +13,7 @@ from nerves_hub_link import log
 DEFAULT_MIN_MS = 1000
 DEFAULT_MAX_MS = 60000
 DEFAULT_JITTER = 0.5
+FLEET_SPREAD_MS = 40000  # first retry uniform in [min, this]: <= 5 % of a fleet per second
 MAX_ELEMENTS = 64  # doubling from 1 ms reaches any 31-bit max well before this
 _U_BITS = 24  # resolution of U: exact in a single-precision float
 
@@ -71,3 +74,20 @@ def delay_for(delays, attempt):
     if not delays:
         return DEFAULT_MIN_MS
     return delays[attempt] if 0 <= attempt < len(delays) else delays[-1]
+
+
+def spread_first(delays, spread_ms, rand=None):
+    """``delays`` with its first element drawn uniformly from ``[delays[0], spread_ms]``.
+
+    When a server drops every device at once, NervesHubLink's list sends the whole fleet
+    back within 1-1.5 s; drawing the first retry over ``spread_ms`` keeps the busiest second
+    near ``1000 / (spread_ms - delays[0])`` of the fleet. Later retries keep the list.
+    """
+    if not delays or spread_ms <= delays[0]:
+        return delays
+    if rand is None:
+        import os  # portable: ok (randomness only when the caller gave none)
+
+        rand = os.urandom
+    first = delays[0] + int((spread_ms - delays[0]) * _uniform(rand))
+    return [first] + delays[1:]

@@ -257,8 +257,9 @@ class Link:
     def _default_backoff(self):
         from nerves_hub_link import backoff
 
-        return backoff.delay_list(DEFAULT_BACKOFF[0], DEFAULT_BACKOFF[1], DEFAULT_BACKOFF[2],
-                                  self.hal.rand)
+        delays = backoff.delay_list(DEFAULT_BACKOFF[0], DEFAULT_BACKOFF[1], DEFAULT_BACKOFF[2],
+                                    self.hal.rand)
+        return backoff.spread_first(delays, backoff.FLEET_SPREAD_MS, self.hal.rand)
 
     async def _session(self):
         self._down = False

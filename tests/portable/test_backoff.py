@@ -1,7 +1,7 @@
 # heapsize: 256K
 # Backoff delay lists, spec section 7.
 from nerves_hub_link import log
-from nerves_hub_link.backoff import delay_for, delay_list, round_half_away
+from nerves_hub_link.backoff import delay_for, delay_list, round_half_away, spread_first
 
 
 class Counter:
@@ -81,3 +81,27 @@ def test_delay_for_repeats_last():
     d = [1, 2, 3]
     assert [delay_for(d, i) for i in range(5)] == [1, 2, 3, 3, 3]
     assert delay_for([], 3) == 1000
+
+
+def _counter_rand():
+    state = [0]
+
+    def rand(n):
+        state[0] += 1
+        return bytes([(state[0] * 37 + i * 101) & 0xFF for i in range(n)])
+
+    return rand
+
+
+def test_spread_first_draws_the_first_retry_from_the_window():
+    delays = delay_list(1000, 60000, 0)
+    rand = _counter_rand()
+    firsts = [spread_first(delays, 40000, rand)[0] for _ in range(200)]
+    assert all(1000 <= f < 40000 for f in firsts)
+    assert max(firsts) - min(firsts) > 30000  # spread over the window, not bunched
+    assert spread_first(delays, 40000, rand)[1:] == delays[1:]
+
+
+def test_spread_first_leaves_short_windows_and_empty_lists_alone():
+    assert spread_first([5000, 6000], 4000) == [5000, 6000]
+    assert spread_first([], 40000) == []
