@@ -86,7 +86,8 @@ def run_with(link, body):
 def test_status_and_pushes(hub, tmp_path, lines):
     link = make_link(hub, tmp_path)
     assert link.status()["state"] == "idle" and not link.connected()
-    assert link.push("device", "x", {}) is None  # offline: dropped, no exception
+    assert link.push("device", "x", {"n": 1}) is None  # offline: queued, no exception
+    assert link.push("console", "up", {"data": "x"}) is None  # offline, other topic: dropped
 
     async def body():
         st = link.status()
@@ -97,6 +98,7 @@ def test_status_and_pushes(hub, tmp_path, lines):
         await link.flush()
         await hub_wait(hub, lambda s: s.devices["device-1"].progress == 42 and
                        s.devices["device-1"].status == "downloading", "pushes")
+        assert [m["payload"] for m in hub.messages("device-1", "x")] == [{"n": 1}]
         msgs = hub.messages("device-1", "status_update")
         assert msgs[-1]["payload"] == {"status": "downloading", "reason": "x"}
         assert msgs[-1]["join_ref"] == "1"  # pushes carry the topic's join_ref
@@ -220,3 +222,11 @@ def test_connect_false_does_nothing(hub, tmp_path, lines):
     link = make_link(hub, tmp_path, connect=False)
     asyncio.run(asyncio.wait_for(link.run(), 2))
     assert lines == ["nhl: disabled: connect is false"]
+
+
+def test_offline_device_pushes_are_bounded(hub, tmp_path):
+    link = make_link(hub, tmp_path)
+    for i in range(20):
+        link.push("device", "status_update", {"i": i})
+    assert link.offline_dropped == 4
+    assert [p["i"] for _, p in link._offline] == list(range(4, 20))  # the oldest went first

@@ -36,6 +36,7 @@ READ_SIZE = 2048
 WRITE_TIMEOUT_MS = 10000
 REBOOT_FLUSH_MS = 2000
 DEFAULT_BACKOFF = (1000, 60000, 0.5)  # spec §7
+OFFLINE_QUEUE = 16  # device-topic pushes kept while down (oldest dropped, counted)
 
 
 def _is_coro(x):
@@ -116,6 +117,8 @@ class Link:
         self._last_rx = 0
         self._delays = None
         self._extra = []  # frames from Channels.tick waiting for the writer
+        self._offline = []  # device-topic pushes made while down, sent after the next join
+        self.offline_dropped = 0
         self._install_defaults()
         self._attach_features()
 
@@ -177,10 +180,21 @@ class Link:
         return True
 
     def push(self, topic, event, payload):
-        """Queue a push on a joined (or rejoining) topic; returns its ref, or None if offline."""
+        """Queue a push on a joined (or rejoining) topic; returns its ref, or None if offline.
+
+        Offline, ``device`` pushes (status, progress) wait in a bounded queue and go out after
+        the next join; other topics' pushes are dropped.
+        """
         ch = self._ch
         if ch is None or self._down:
-            log.warning("push %s %s dropped: not connected", topic, event)
+            if topic != "device":
+                log.warning("push %s %s dropped: not connected", topic, event)
+                return None
+            if len(self._offline) >= OFFLINE_QUEUE:
+                self._offline.pop(0)
+                self.offline_dropped += 1
+            self._offline.append((event, payload))
+            log.warning("push device %s queued: not connected", event)
             return None
         try:
             ref = ch.push(topic, event, payload)
@@ -570,6 +584,10 @@ class Link:
             if ev.topic == "device":
                 self.state = "joined"
             log.state("joined", ev.topic)
+            if ev.topic == "device":
+                queued, self._offline = self._offline, []
+                for event, payload in queued:
+                    self.push("device", event, payload)
             self._notify(ev.topic, "joined", ev.response)
         elif isinstance(ev, phoenix.JoinRefused):
             self._joined.discard(ev.topic)
