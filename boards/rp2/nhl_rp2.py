@@ -2,8 +2,8 @@
 
 Mainline MicroPython cannot write the RP2040/RP2350 firmware area from Python, so an update
 replaces the application, not the firmware. Each slot is a directory on the filesystem
-(``/nhl/a``, ``/nhl/b``); the archive's resources (the app's ``.py``/``.mpy`` files, or one
-ROMFS image) are written into the *next* slot with fwup's ``path_write`` action
+(``/nhl/a``, ``/nhl/b``); the archive's resources (the app's ``.py``/``.mpy`` files, entry
+module ``app``) are written into the *next* slot with fwup's ``path_write`` action
 (``boards/rp2/fwup.conf``). The firmware KV is a U-Boot environment in the file
 ``/nhl/fwenv.bin``, which is also the fwup device (the archive's ``uboot_setenv`` actions
 switch ``nerves_fw_active``), so the same archive format and KV keys as every other board
@@ -12,8 +12,8 @@ apply.
 At boot ``boot()`` runs ``nerves_hub_link.firmware``'s bootcount logic (one trial boot:
 a slot that fails to validate is abandoned on the next boot), then puts the active slot's
 directory first on ``sys.path`` so ``import app`` loads that slot's application.
-``PathGuard`` confines ``path_write`` to the next slot: the running app's files are never
-written. Largest buffer: one environment (8 KiB) while the KV is read or written.
+``PathGuard`` confines ``path_write`` to the slots that do not run: the running app's files
+are never written. Largest buffer: one environment (8 KiB) while the KV is read or written.
 """
 
 import os
