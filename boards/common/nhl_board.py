@@ -226,9 +226,9 @@ def run(board, config_path=DEFAULT_CONFIG, app=None, client=None):
     cfg = build(Config.from_json_file(config_path))
     hal = BoardHAL(board, cfg.data_path)
     link = Link(cfg, hal, client if client is not None else getattr(app, "client", None))
-    um, _am = update_manager.attach(link, hal, cfg, firmware=BoardFirmware(board),
-                                    dev=board.dev)
-    um.make_applier = applier_factory(board, cfg.fwup_task, cfg.fwup_env or None)
+    update_manager.attach(link, hal, cfg, firmware=BoardFirmware(board), dev=board.dev,
+                          make_applier=applier_factory(board, cfg.fwup_task,
+                                                       cfg.fwup_env or None))
 
     async def main():
         if app is not None and hasattr(app, "main"):

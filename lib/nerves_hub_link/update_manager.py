@@ -284,6 +284,11 @@ class UpdateManager:
             log.state("update", "downloading %s (%s)" % (info.uuid, redact(info.firmware_url)))
             await d.run()
             sink.finish()
+            if self.firmware is not None:
+                reload = getattr(self.firmware.kv, "reload", None)
+                if reload:
+                    reload()
+                self.firmware.after_update(previous_slot)  # an activation error is a failure
         except DownloadError as e:
             return await self._failed("Download failed : %s" % e, e)
         except FwupError as e:
@@ -293,11 +298,6 @@ class UpdateManager:
             return await self._failed("Update failed : %s" % e, e)
         except Exception as e:  # a bug must not leave the manager stuck in "updating"
             return await self._failed("Unexpected error : %s: %s" % (type(e).__name__, e), e)
-        if self.firmware is not None:
-            reload = getattr(self.firmware.kv, "reload", None)
-            if reload:
-                reload()
-            self.firmware.after_update(previous_slot)
         self.on_fwup_message(("ok", 0, ""))
         self._progress("updating", 100, force=True)
         self._status("completed")
@@ -440,7 +440,7 @@ class _ApplierSink:
 
 
 def attach(link, hal, config=None, firmware=None, dev=None, retry=None,
-           validate_on_connect=True, download_progress=False, client=None):
+           validate_on_connect=True, download_progress=False, client=None, make_applier=None):
     """Wire updates and archives into a ``Link``; returns ``(UpdateManager, ArchiveManager)``.
 
     Registers ``device`` handlers for ``update``, ``archive``, ``fwup_public_keys`` and
@@ -448,7 +448,8 @@ def attach(link, hal, config=None, firmware=None, dev=None, retry=None,
     through ``link.client.reboot()`` after the pushes are flushed. The firmware slots are
     ``firmware.Firmware(link.kv)``: ``validate_on_boot()`` runs here (so call this before
     ``link.run()``), and the running slot is marked valid once the link is connected
-    (``validate_on_connect``). ``dev`` defaults to the config's ``block_device``.
+    (``validate_on_connect``). ``dev`` defaults to the config's ``block_device``;
+    ``make_applier(keys, events)`` replaces the applier built on it (boards pass their own).
     """
     from nerves_hub_link.archive_manager import ArchiveManager
     from nerves_hub_link.download import hal_opener
@@ -466,7 +467,9 @@ def attach(link, hal, config=None, firmware=None, dev=None, retry=None,
     opener = hal_opener(hal, ca)
     if dev is None and getattr(cfg, "block_device", None):
         dev = hal.block_device(cfg.block_device, getattr(cfg, "block_device_size", 0))
-    if dev is not None:
+    if make_applier is not None:
+        make = make_applier
+    elif dev is not None:
         make = applier_factory(dev, cfg.fwup_task, cfg.fwup_env or None)
     else:
         def make(keys, events):
