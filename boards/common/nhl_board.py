@@ -21,6 +21,7 @@ import time
 
 from nerves_hub_link import firmware, log
 from nerves_hub_link.errors import TransportError
+from nerves_hub_link.fsutil import makedirs
 from nhl_flashmap import NullJournal
 
 EPOCH_2000 = 946684800  # seconds from 1970-01-01 to 2000-01-01
@@ -114,7 +115,7 @@ class BoardHAL:
         self.board = board
         self.name = getattr(board, "name", "micropython-board")
         self.data_path = data_path
-        _makedirs(data_path)
+        makedirs(data_path)
         self.kv = board.kv
         self._last = _ticks()
         self._acc = 0
@@ -156,20 +157,6 @@ class BoardHAL:
 
     def i2c(self, *args, **kw):
         return self.board.i2c(*args, **kw)
-
-
-def _makedirs(path):
-    import os
-
-    cur = "/" if path.startswith("/") else ""
-    for part in path.split("/"):
-        if not part:
-            continue
-        cur = cur + part if cur in ("", "/") else cur + "/" + part
-        try:
-            os.mkdir(cur)
-        except OSError:
-            pass
 
 
 def wifi_connect(ssid, password, timeout_ms=20000, network=None, sleep_ms=None):

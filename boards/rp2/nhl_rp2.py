@@ -16,12 +16,12 @@ directory first on ``sys.path`` so ``import app`` loads that slot's application.
 are never written. Largest buffer: one environment (8 KiB) while the KV is read or written.
 """
 
-import os
 import sys
 
 import machine
 from nerves_hub_link import firmware
 from nerves_hub_link.errors import UpdateError
+from nerves_hub_link.fsutil import exists, makedirs, rmtree
 from nhl_envkv import EnvKV
 from nhl_flashmap import FWUP_BLOCK, FileWindow, FlashMap
 
@@ -33,34 +33,6 @@ ENV_BLOCK_COUNT = 16  # 8 KiB
 APP_FILES = ("app.mpy", "app.py", "app/__init__.mpy", "app/__init__.py")
 
 
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
-def _mkdirs(path):
-    cur = "/" if path.startswith("/") else ""
-    for part in path.split("/"):
-        if not part:
-            continue
-        cur = cur + part if cur in ("", "/") else cur + "/" + part
-        if not _exists(cur):
-            os.mkdir(cur)
-
-
-def _rmtree(path):
-    for name in os.listdir(path):
-        p = path + "/" + name
-        if os.stat(p)[0] & 0x4000:
-            _rmtree(p)
-            os.rmdir(p)
-        else:
-            os.remove(p)
-
-
 class Rp2Board:
     """Slot directories, the fwup device and the firmware KV of one Pico W."""
 
@@ -69,7 +41,7 @@ class Rp2Board:
     def __init__(self, root=ROOT):
         self.root = root
         for slot in firmware.SLOTS:
-            _mkdirs(self.slot_dir(slot))
+            makedirs(self.slot_dir(slot))
         self.dev = FlashMap()
         self.dev.add(ENV_BLOCK_OFFSET,
                      FileWindow(root + "/" + ENV_NAME, ENV_BLOCK_COUNT * FWUP_BLOCK, "env"))
@@ -87,7 +59,7 @@ class Rp2Board:
     def has_app(self, slot):
         d = self.slot_dir(slot)
         for name in APP_FILES:
-            if _exists(d + "/" + name):
+            if exists(d + "/" + name):
                 return True
         return False
 
@@ -129,7 +101,7 @@ class Rp2Board:
         """
         self._activated = None
         for slot in self.writable_slots():
-            _rmtree(self.slot_dir(slot))
+            rmtree(self.slot_dir(slot), keep_root=True)
         return self.next_slot()
 
     def path_guard(self):
@@ -203,7 +175,7 @@ class PathGuard:
                               % (path, ", ".join(ARCHIVE_ROOT + "/" + s for s in self.slots)),
                               "an app-only archive may write only into the next slot")
         local = self.root + path[len(ARCHIVE_ROOT):]
-        _mkdirs(local[:local.rindex("/")])
+        makedirs(local[:local.rindex("/")])
         return local
 
     def open(self, path, mode="wb"):

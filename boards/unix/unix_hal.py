@@ -14,6 +14,7 @@ import time
 import tls
 from nerves_hub_link import log
 from nerves_hub_link.errors import ConfigError, TransportError
+from nerves_hub_link.fsutil import makedirs
 from nerves_hub_link.kv import JSONFileKV
 
 DEFAULT_KV = {
@@ -24,18 +25,6 @@ DEFAULT_KV = {
     "a.nerves_fw_architecture": "micropython",
     "a.nerves_fw_uuid": "00000000-0000-0000-0000-000000000000",
 }
-
-
-def makedirs(path):
-    cur = "/" if path.startswith("/") else ""
-    for part in path.split("/"):
-        if not part:
-            continue
-        cur = cur + part if cur in ("", "/") else cur + "/" + part
-        try:
-            os.mkdir(cur)
-        except OSError:
-            pass
 
 
 class TLS:

@@ -31,6 +31,7 @@ from nerves_hub_link.errors import (
     SignatureError,
     UpdateError,
 )
+from nerves_hub_link.fsutil import makedirs, remove
 from nerves_hub_link.update_info import ArchiveInfo
 from nerves_hub_link.update_manager import KeyRing
 
@@ -185,29 +186,6 @@ class FileSink:
         self.f.close()
 
 
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
-def _makedirs(path):
-    cur = ""
-    for part in path.split("/"):
-        cur = cur + "/" + part if cur or path.startswith("/") else part
-        if part and not _exists(cur):
-            os.mkdir(cur)
-
-
-def _remove(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-
-
 def archive_basename(url):
     """File name for an archive URL: the last path segment, made safe."""
     path = url.split("?", 1)[0].split("#", 1)[0]
@@ -323,15 +301,15 @@ class ArchiveManager:
         tmp = final + ".download"
         sink = None
         try:
-            _makedirs(folder)
-            _remove(tmp)
+            makedirs(folder)
+            remove(tmp)
             sink = FileSink(tmp)
             log.state("archive", "downloading %s" % redact(info.url))
             await Downloader(info.url, sink, self.open_connection, self.ticks_ms,
                              self.sleep_ms, self.retry).run()
             sink.close()
             sink = None
-            _remove(final)
+            remove(final)
             os.rename(tmp, final)
             verify_archive(final, self.usable_keys())
         except (FwupError, CryptoError) as e:
@@ -358,7 +336,7 @@ class ArchiveManager:
     def _bad(self, path, err):
         log.state("archive", "failed: %s" % err)
         self.last_error = err
-        _remove(path)
+        remove(path)
         return None
 
 

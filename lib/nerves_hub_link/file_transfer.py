@@ -20,6 +20,7 @@ import os
 
 from nerves_hub_link import log
 from nerves_hub_link.errors import NervesHubError
+from nerves_hub_link.fsutil import makedirs, remove
 
 CHUNK = 1024
 SEND_LIMIT = 10485760  # NervesHubLink: size must be < 10 MiB
@@ -44,25 +45,6 @@ def check_name(name):
     return name
 
 
-def _makedirs(path):
-    cur = "/" if path.startswith("/") else ""
-    for part in path.split("/"):
-        if not part:
-            continue
-        cur = cur + part if cur in ("", "/") else cur + "/" + part
-        try:
-            os.mkdir(cur)
-        except OSError:
-            pass  # exists (checked when the file is opened)
-
-
-def _remove(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-
-
 class Receiver:
     """Writes console uploads into ``data_path`` (one upload at a time)."""
 
@@ -82,10 +64,10 @@ class Receiver:
         """Begin an upload: the file is created empty (an older one is replaced)."""
         name = check_name(filename)
         self.abort()
-        _makedirs(self.data_path)
         path = self._join(name)
-        _remove(path)
         try:
+            makedirs(self.data_path)
+            remove(path)
             self._f = open(path, "wb")
         except OSError as e:
             raise NervesHubError("upload of %r: cannot create %s: %s" % (name, path, e))
@@ -144,7 +126,7 @@ class Receiver:
             except OSError:
                 pass
             self._f = None
-            _remove(self.path)
+            remove(self.path)
             log.state("console upload", "%s aborted after %d bytes" % (self.name, self.size))
         self.name = None
 

@@ -15,7 +15,7 @@ import sys
 
 import boardkit
 import machine
-from nerves_hub_link import firmware
+from nerves_hub_link import firmware, fsutil
 from nerves_hub_link.errors import NervesHubError, UpdateError
 from nhl_board import BoardFirmware, applier_factory
 
@@ -46,12 +46,6 @@ def file_digest(path, n=None):
             if left is not None:
                 left -= len(chunk)
     return h.digest()
-
-
-def file_size(path):
-    import os
-
-    return os.stat(path)[6]
 
 
 def apply(board, path, task, pub):
@@ -109,7 +103,7 @@ def esp32_scenario(d, scratch):
         return file_digest(scratch + "/" + label + ".bin", n)
 
     def same(label, path):
-        return slot(label, file_size(path)) == file_digest(path)
+        return slot(label, fsutil.size(path)) == file_digest(path)
 
     step("factory app installs v1 into slot a (task complete)")
     b = board()

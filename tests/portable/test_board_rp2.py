@@ -112,7 +112,7 @@ def test_prepare_removes_stale_files_of_the_next_slot():
     board = fresh("b")
     install(board, "1.0.0")
     board, _, _ = reset(board)
-    nhl_rp2._mkdirs(ROOT + "/b/lib")
+    boardkit.makedirs(ROOT + "/b/lib")
     put(ROOT + "/b/old.py", "")
     put(ROOT + "/b/lib/old2.py", "")
     assert board.prepare() == "b"

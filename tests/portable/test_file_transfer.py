@@ -9,16 +9,10 @@ import sys
 
 from nerves_hub_link import file_transfer as ft
 from nerves_hub_link.errors import NervesHubError
+from nerves_hub_link.fsutil import makedirs, remove
 from support import raises
 
 TMP = "build/tmp_file_transfer/" + sys.implementation.name
-
-
-def _rm(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass
 
 
 def _data(n, seed=1):
@@ -49,7 +43,7 @@ def test_200k_upload_arrives_intact():
         r.data("blob.bin", _b64(data[i:i + 1024]))
     assert r.stop("blob.bin") == (path, len(data))
     assert _read(path) == data
-    _rm(path)
+    remove(path)
 
 
 def test_start_replaces_an_older_file():
@@ -61,7 +55,7 @@ def test_start_replaces_an_older_file():
     r.data("same.txt", _b64(b"new"))
     r.stop("same.txt")
     assert _read(TMP + "/up/same.txt") == b"new"
-    _rm(TMP + "/up/same.txt")
+    remove(TMP + "/up/same.txt")
 
 
 def test_traversal_and_odd_names_are_refused():
@@ -122,7 +116,7 @@ def _send(path):
 
 
 def test_send_file_chunks_match_the_spec():
-    ft._makedirs(TMP)
+    makedirs(TMP)
     data = _data(3 * 1024 + 100, seed=7)
     path = TMP + "/send.bin"
     with open(path, "wb") as f:
@@ -139,35 +133,35 @@ def test_send_file_chunks_match_the_spec():
     assert b"".join(raw) == data
     assert chunks[0][1]["data"] == _b64(data[:1024])  # standard base64, no newline
     assert flushes[-1] == len(pushes)
-    _rm(path)
+    remove(path)
 
 
 def test_send_file_flushes_every_few_chunks():
-    ft._makedirs(TMP)
+    makedirs(TMP)
     path = TMP + "/many.bin"
     with open(path, "wb") as f:
         f.write(_data(ft.FLUSH_EVERY * 2 * 1024))
     n, pushes, flushes = _send(path)
     assert n == ft.FLUSH_EVERY * 2
     assert flushes == [1 + ft.FLUSH_EVERY, 1 + 2 * ft.FLUSH_EVERY, len(pushes)]
-    _rm(path)
+    remove(path)
 
 
 def test_send_empty_file():
-    ft._makedirs(TMP)
+    makedirs(TMP)
     path = TMP + "/empty.txt"
     with open(path, "wb"):
         pass
     n, pushes, flushes = _send(path)
     assert n == 0
     assert [e for e, p in pushes] == ["file-data/start", "file-data/stop"]
-    _rm(path)
+    remove(path)
 
 
 def test_send_file_refusals():
     e = raises(NervesHubError, ft.file_size, TMP + "/missing")
     assert "missing" in str(e)
-    ft._makedirs(TMP + "/adir")
+    makedirs(TMP + "/adir")
     raises(NervesHubError, ft.file_size, TMP + "/adir")
     path = TMP + "/limit.bin"
     with open(path, "wb") as f:
@@ -182,11 +176,11 @@ def test_send_file_refusals():
     finally:
         ft.SEND_LIMIT = old
     assert ft.SEND_LIMIT == 10485760
-    _rm(path)
+    remove(path)
 
 
 def test_send_file_stops_when_the_console_is_gone():
-    ft._makedirs(TMP)
+    makedirs(TMP)
     path = TMP + "/gone.bin"
     with open(path, "wb") as f:
         f.write(_data(4096))
@@ -199,7 +193,7 @@ def test_send_file_stops_when_the_console_is_gone():
     e = raises(NervesHubError, asyncio.run, ft.send_file(path, push))
     assert "not connected" in str(e)
     assert len(sent) == 3
-    _rm(path)
+    remove(path)
 
 
 def test_console_upload_messages_end_to_end():
@@ -221,4 +215,4 @@ def test_console_upload_messages_end_to_end():
     text = "".join(p["data"] for e, p in pushes)
     assert "upload refused" in text
     raises(OSError, os.stat, TMP + "/evil")
-    _rm(TMP + "/c/cfg.json")
+    remove(TMP + "/c/cfg.json")
