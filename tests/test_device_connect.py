@@ -5,38 +5,9 @@ import os
 
 import pytest
 from nhl import certs
-from nhl.hub import init_dir
-from nhl.hub.testing import DeviceProcess, HubThread, device_config
+from nhl.hub.testing import DeviceProcess, device_config
 
 INTERPS = ["cpython", "micropython"]
-
-
-@pytest.fixture(scope="module")
-def hub_dir(tmp_path_factory):
-    d = str(tmp_path_factory.mktemp("hub"))
-    init_dir(d, devices=("device-1",))
-    return d
-
-
-@pytest.fixture
-def hub(hub_dir):
-    h = HubThread(hub_dir)
-    yield h
-    h.stop()
-
-
-@pytest.fixture
-def run_device(tmp_path):
-    procs = []
-
-    def start(interp, cfg):
-        p = DeviceProcess(interp, cfg)
-        procs.append(p)
-        return p
-
-    yield start
-    for p in procs:
-        p.stop()
 
 
 @pytest.mark.parametrize("interp", INTERPS)

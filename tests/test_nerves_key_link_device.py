@@ -7,7 +7,6 @@ import hashlib
 import json
 import sys
 
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -15,41 +14,12 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from nerves_hub_link.config import Config
 from nerves_hub_link.nerves_key import link as nk_link
 from nerves_hub_link.nerves_key_identity import NervesKeyHAL, setup
-from nhl.hub import init_dir
-from nhl.hub.testing import DeviceProcess, HubThread, device_config
+from nhl.hub.testing import device_config
 from nhl_port.device import CPythonHAL
 
 CHIP = "tests/fixtures/nerves-key/vectors.json"
 with open(CHIP) as _f:
     CHIP_ID = json.load(_f)["manufacturer_sn"]
-
-
-@pytest.fixture(scope="module")
-def hub_dir(tmp_path_factory):
-    d = str(tmp_path_factory.mktemp("hub"))
-    init_dir(d, devices=("device-1",))
-    return d
-
-
-@pytest.fixture
-def hub(hub_dir):
-    h = HubThread(hub_dir)
-    yield h
-    h.stop()
-
-
-@pytest.fixture
-def run_device():
-    procs = []
-
-    def start(interp, cfg, *args):
-        p = DeviceProcess(interp, cfg, extra_args=args)
-        procs.append(p)
-        return p
-
-    yield start
-    for p in procs:
-        p.stop()
 
 
 def _edit(path, fn):

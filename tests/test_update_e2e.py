@@ -5,12 +5,9 @@ this process) and on the MicroPython unix port (a subprocess running ``MP_DEVICE
 Archives come from our own `fwup create` (tools/demo.py's A/B fwup.conf); expected images
 from our fwup CLI."""
 
-import asyncio
 import os
 import random
 import subprocess
-import sys
-import threading
 import zipfile
 
 import pytest
@@ -26,16 +23,8 @@ from demo import (
     read_env,
     rootfs_bytes,
 )
-from nerves_hub_link.download import RetryConfig
-from nerves_hub_link.firmware import Firmware
-from nhl.hub import firmware as hubfw
-from nhl.hub import init_dir
-from nhl.hub.testing import ROOT, HubThread, device_config, micropython_binary
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "boards", "common"))
-from nhl_envkv import EnvKV  # noqa: E402  (board helper: U-Boot env KV over a block device)
-
-IDENT = "device-1"
+from e2e_kit import IDENT, FlashDevice, offer, statuses, wait_on_version
+from nhl.hub.testing import ROOT, device_config, micropython_binary
 
 
 @pytest.fixture(scope="module")
@@ -58,79 +47,6 @@ def releases(tmp_path_factory):
     with open(pub) as f:
         rel["key"] = f.read().strip()
     return rel
-
-
-@pytest.fixture(scope="module")
-def hub_dir(tmp_path_factory):
-    d = str(tmp_path_factory.mktemp("hub"))
-    init_dir(d, devices=(IDENT,))
-    return d
-
-
-@pytest.fixture
-def hub(hub_dir):
-    h = HubThread(hub_dir)
-    yield h
-    h.stop()
-
-
-class Device:
-    """A CPython device in its own thread; a reboot starts a fresh Link on the same flash."""
-
-    def __init__(self, cfg_path, flash, validate=True):
-        self.cfg_path = cfg_path
-        self.flash = flash
-        self.validate = validate
-        self.boots = []  # the active slot after each boot's validate_on_boot()
-        self.reboot_images = []  # flash bytes when each reboot was asked for
-        self.stopping = False
-        self.errors = []
-        self.link = None
-        self.loop = None
-        self.thread = threading.Thread(target=self._main, daemon=True)
-        self.thread.start()
-
-    def _main(self):
-        try:
-            while not self.stopping:
-                self.rebooting = False
-                asyncio.run(self._boot())
-                if not self.rebooting:
-                    break
-        except Exception as e:  # reported by the test
-            self.errors.append(e)
-
-    async def _boot(self):
-        from nerves_hub_link.config import Config, build
-        from nerves_hub_link.fwup.blockdev import FileBlockDevice
-        from nerves_hub_link.link import Link
-        from nerves_hub_link.update_manager import attach
-        from nhl_port.device import CPythonHAL
-
-        cfg = build(Config.from_json_file(self.cfg_path))
-        hal = CPythonHAL(cfg.data_path, reboot=self._reboot)
-        dev = FileBlockDevice(self.flash)
-        kv = EnvKV(dev, ENV_OFFSET, ENV_COUNT, ENV_REDUND)
-        self.fw = Firmware(kv)
-        link = Link(cfg, hal, kv=kv)
-        attach(link, hal, dev=dev, validate_on_connect=self.validate,
-               retry=RetryConfig(time_between_retries=20, idle_timeout=1500))
-        self.boots.append(kv.get("nerves_fw_active"))  # attach() ran validate_on_boot()
-        self.loop = asyncio.get_running_loop()
-        self.link = link
-        await link.run()
-
-    def _reboot(self):
-        with open(self.flash, "rb") as f:
-            self.reboot_images.append(f.read())
-        self.rebooting = True
-        self.link.stop()
-
-    def stop(self):
-        self.stopping = True
-        if self.loop is not None and self.link is not None:
-            self.loop.call_soon_threadsafe(self.link.stop)
-        self.thread.join(10)
 
 
 # The same device on the MicroPython unix port: boots until it is not asked to reboot.
@@ -222,7 +138,7 @@ def device(request, hub, hub_dir, releases, tmp_path):
         cfg = device_config(hub, str(tmp_path), "dev", identifier=IDENT,
                             fwup_public_keys=[releases["key"]])
         if request.param == "cpython":
-            d = Device(cfg, flash, validate)
+            d = FlashDevice(cfg, flash, validate)
         else:
             d = MPDevice(cfg, flash, validate, tmp_path)
         started.append(d)
@@ -239,15 +155,6 @@ def _params(hub):
     return (rec.join_params.get("device") or {}) if rec else {}
 
 
-def _wait_joined(hub, version, timeout=20):
-    def ok(state):
-        rec = state.devices.get(IDENT)
-        return (rec is not None and rec.connection is not None and "device" in rec.joined
-                and (rec.join_params.get("device") or {}).get("nerves_fw_version") == version)
-
-    hub.wait(ok, timeout, "%s joined on %s" % (IDENT, version))
-
-
 def _wait_status(hub, status, timeout=30):
     def ok(state):
         rec = state.devices.get(IDENT)
@@ -258,25 +165,9 @@ def _wait_status(hub, status, timeout=30):
     hub.wait(ok, timeout, "status %s" % status)
 
 
-def _statuses(hub):
-    return [m["payload"]["status"] for m in hub.messages(IDENT, "status_update")]
-
-
-def _offer(hub, path, name, faults=()):
-    """Host *path* with a fault plan and push its `update` (like a deployment would)."""
-    async def go():
-        fw = hub.hub.add_firmware(path, name)
-        fw.faults = list(faults)
-        payload = hubfw.update_payload(hub.hub.firmware_url(name), fw.path, fw.meta)
-        await hub.hub.push(IDENT, "device", "update", payload)
-        return fw
-
-    return hub.call(go())
-
-
 def test_update_with_drops_and_a_200_completes(hub, device, releases, tmp_path):
     d = device()
-    _wait_joined(hub, "1.0.0")
+    wait_on_version(hub, "1.0.0")
     v1_image = open(d.flash, "rb").read()
     size = os.path.getsize(releases["v2"])
     rnd = random.Random(7)
@@ -285,10 +176,10 @@ def test_update_with_drops_and_a_200_completes(hub, device, releases, tmp_path):
     faults = [{"drop_after": rnd.randrange(1, size // 40)},
               {"ignore_range": True, "drop_after": rnd.randrange(size // 10, size // 2)}]
     faults += [{"drop_after": rnd.randrange(1, size // 5)} for _ in range(3)]
-    fw = _offer(hub, releases["v2"], "v2.fw", faults)
+    fw, _ = offer(hub, releases["v2"], "v2.fw", faults)
     _wait_status(hub, "completed")
-    assert _statuses(hub)[-1] == "completed", _statuses(hub)
-    _wait_joined(hub, "2.0.0")
+    assert statuses(hub)[-1] == "completed", statuses(hub)
+    wait_on_version(hub, "2.0.0")
 
     # the image at reboot time equals what our fwup CLI makes of the same .fw
     expected = str(tmp_path / "expected.img")
@@ -313,7 +204,7 @@ def test_update_with_drops_and_a_200_completes(hub, device, releases, tmp_path):
     assert sent <= size * 1.05, (sent, size)
     values = [m["payload"]["value"] for m in hub.messages(IDENT, "fwup_progress")]
     assert values[-1] == 100 and values == sorted(values) and len(set(values)) == len(values)
-    assert _statuses(hub).count("started") == 6 and _statuses(hub)[0] == "received"
+    assert statuses(hub).count("started") == 6 and statuses(hub)[0] == "received"
     # after the reboot: slot b, validated once connected
     env = read_env(d.flash)
     assert env["nerves_fw_active"] == "b" and env["b.nerves_fw_validated"] == "1"
@@ -332,12 +223,12 @@ def read_env_bytes(image):
 @pytest.mark.parametrize("case", ["bad_signature", "hash_mismatch", "http_404"])
 def test_failed_update_keeps_old_slot_and_connection(hub, device, releases, case):
     d = device()
-    _wait_joined(hub, "1.0.0")
+    wait_on_version(hub, "1.0.0")
     before = open(d.flash, "rb").read()
     path = {"bad_signature": releases["v2_wrong_key"], "hash_mismatch": releases["v2_bad_hash"],
             "http_404": releases["v2"]}[case]
     faults = [{"status": 404}] if case == "http_404" else []
-    _offer(hub, path, case + ".fw", faults)
+    offer(hub, path, case + ".fw", faults)
     _wait_status(hub, "failed")
     msgs = hub.messages(IDENT, "status_update")
     assert msgs[-1]["payload"]["status"] == "failed"
@@ -358,17 +249,17 @@ def test_failed_update_keeps_old_slot_and_connection(hub, device, releases, case
 
 def test_slot_that_never_validates_is_left_on_next_reboot(hub, device, releases):
     d = device(validate=False)
-    _wait_joined(hub, "1.0.0")
+    wait_on_version(hub, "1.0.0")
     uuid1 = _params(hub)["nerves_fw_uuid"]
-    _offer(hub, releases["v2"], "v2.fw")
+    offer(hub, releases["v2"], "v2.fw")
     _wait_status(hub, "completed")
-    _wait_joined(hub, "2.0.0")
+    wait_on_version(hub, "2.0.0")
     env = read_env(d.flash)
     assert env["nerves_fw_active"] == "b" and env["upgrade_available"] == "1"
     assert env["bootcount"] == "1"
     # the server reboots it; the trial slot never validated -> back on a
     hub.call(hub.hub.push(IDENT, "device", "reboot", {}))
-    _wait_joined(hub, "1.0.0")
+    wait_on_version(hub, "1.0.0")
     assert _params(hub)["nerves_fw_uuid"] == uuid1
     assert _params(hub)["meta"]["firmware_auto_revert_detected"] is True
     env = read_env(d.flash)

@@ -8,40 +8,16 @@ timings): stalls longer than ``idle_timeout``, a trickle just under it, truncate
 hub restart in the middle of a download and duplicate `update` messages. Every update must
 end on the new slot with the image our fwup CLI makes, or not start at all."""
 
-import asyncio
 import os
 import random
-import sys
-import threading
 
 import pytest
 from demo import ENV_COUNT, ENV_OFFSET, ENV_REDUND, make_keys, make_release, provision, read_env
-from nerves_hub_link.download import RetryConfig
-from nhl.hub import firmware as hubfw
-from nhl.hub import init_dir
-from nhl.hub.testing import DeviceProcess, HubThread, device_config
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), "boards", "common"))
-from nhl_envkv import EnvKV  # noqa: E402
+from e2e_kit import IDENT, FlashDevice, offer, statuses, wait_on_version
+from nhl.hub.testing import DeviceProcess, device_config
 
 INTERPS = ["cpython", "micropython"]
-IDENT = "device-1"
 IDLE_MS = 1000
-
-
-@pytest.fixture(scope="module")
-def hub_dir(tmp_path_factory):
-    d = str(tmp_path_factory.mktemp("hub"))
-    init_dir(d, devices=(IDENT,))
-    return d
-
-
-@pytest.fixture
-def hub(hub_dir):
-    h = HubThread(hub_dir)
-    yield h
-    h.stop()
 
 
 def restart(hub):
@@ -123,57 +99,6 @@ def releases(tmp_path_factory):
     return rel
 
 
-class Device:
-    """A CPython device in a thread over a flash image; a reboot starts a fresh Link."""
-
-    def __init__(self, cfg_path, flash):
-        self.cfg_path, self.flash = cfg_path, flash
-        self.boots, self.errors = [], []
-        self.link = self.loop = None
-        self.stopping = False
-        self.thread = threading.Thread(target=self._main, daemon=True)
-        self.thread.start()
-
-    def _main(self):
-        try:
-            while not self.stopping:
-                self.rebooting = False
-                asyncio.run(self._boot())
-                if not self.rebooting:
-                    break
-        except Exception as e:
-            self.errors.append(e)
-
-    async def _boot(self):
-        from nerves_hub_link.config import Config, build
-        from nerves_hub_link.fwup.blockdev import FileBlockDevice
-        from nerves_hub_link.link import Link
-        from nerves_hub_link.update_manager import attach
-        from nhl_port.device import CPythonHAL
-
-        cfg = build(Config.from_json_file(self.cfg_path))
-        hal = CPythonHAL(cfg.data_path, reboot=self._reboot)
-        dev = FileBlockDevice(self.flash)
-        kv = EnvKV(dev, ENV_OFFSET, ENV_COUNT, ENV_REDUND)
-        link = Link(cfg, hal, kv=kv)
-        attach(link, hal, dev=dev,
-               retry=RetryConfig(time_between_retries=20, idle_timeout=IDLE_MS))
-        self.boots.append(kv.get("nerves_fw_active"))
-        self.loop = asyncio.get_running_loop()
-        self.link = link
-        await link.run()
-
-    def _reboot(self):
-        self.rebooting = True
-        self.link.stop()
-
-    def stop(self):
-        self.stopping = True
-        if self.loop is not None and self.link is not None:
-            self.loop.call_soon_threadsafe(self.link.stop)
-        self.thread.join(10)
-
-
 @pytest.fixture
 def device(hub, releases, tmp_path):
     started = []
@@ -182,7 +107,7 @@ def device(hub, releases, tmp_path):
         flash = provision(str(tmp_path / "flash.img"), releases["v1"], releases["pub"])
         cfg = device_config(hub, str(tmp_path), "dev", identifier=IDENT,
                             fwup_public_keys=[releases["key"]])
-        d = Device(cfg, flash)
+        d = FlashDevice(cfg, flash, idle_timeout=IDLE_MS)
         started.append(d)
         return d
 
@@ -192,28 +117,8 @@ def device(hub, releases, tmp_path):
         assert not d.errors, d.errors
 
 
-def offer(hub, path, name, faults=()):
-    async def go():
-        fw = hub.hub.add_firmware(path, name)
-        fw.faults = list(faults)
-        payload = hubfw.update_payload(hub.hub.firmware_url(name), fw.path, fw.meta)
-        await hub.hub.push(IDENT, "device", "update", payload)
-        return fw, payload
-
-    return hub.call(go())
-
-
-def statuses(hub):
-    return [m["payload"]["status"] for m in hub.messages(IDENT, "status_update")]
-
-
 def wait_on_v2(hub, d, timeout=40, completed=1):
-    def ok(state):
-        rec = state.devices.get(IDENT)
-        return (rec is not None and rec.connection is not None and "device" in rec.joined
-                and (rec.join_params.get("device") or {}).get("nerves_fw_version") == "2.0.0")
-
-    hub.wait(ok, timeout, "device back on 2.0.0")
+    wait_on_version(hub, "2.0.0", timeout)
     assert read_env(d.flash)["nerves_fw_active"] == "b"
     assert statuses(hub).count("completed") in (completed, 1) and "failed" not in statuses(hub)
 

@@ -16,7 +16,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from nhl.hub.testing import DeviceProcess
 
 INTERPS = ["cpython", "micropython"]
 NOW = datetime.datetime.now(datetime.timezone.utc)
@@ -126,25 +125,11 @@ def _config(tmp_path, pki, port, name, **extra):
     return str(path)
 
 
-@pytest.fixture
-def device():
-    procs = []
-
-    def start(interp, cfg):
-        p = DeviceProcess(interp, cfg)
-        procs.append(p)
-        return p
-
-    yield start
-    for p in procs:
-        p.stop()
-
-
 @pytest.mark.parametrize("interp", INTERPS)
-def test_good_certificate_is_the_control(interp, pki, tmp_path, device):
+def test_good_certificate_is_the_control(interp, pki, tmp_path, run_device):
     srv = TLSServer(pki["leaves"]["good"])
     try:
-        device(interp, _config(tmp_path, pki, srv.port, "good"))
+        run_device(interp, _config(tmp_path, pki, srv.port, "good"))
         conns = srv.wait(1)
         assert conns[0]["handshake"] == "ok", conns
         assert conns[0]["request"].startswith(b"GET /device-socket/websocket"), conns
@@ -154,10 +139,10 @@ def test_good_certificate_is_the_control(interp, pki, tmp_path, device):
 
 @pytest.mark.parametrize("interp", INTERPS)
 @pytest.mark.parametrize("leaf", ["self_signed", "wrong_host", "expired"])
-def test_bad_server_certificate_is_refused(interp, leaf, pki, tmp_path, device):
+def test_bad_server_certificate_is_refused(interp, leaf, pki, tmp_path, run_device):
     srv = TLSServer(pki["leaves"][leaf])
     try:
-        dev = device(interp, _config(tmp_path, pki, srv.port, leaf))
+        dev = run_device(interp, _config(tmp_path, pki, srv.port, leaf))
         line = dev.wait_line(r"^nhl: error: ")
         assert "TLS" in line or "certificate" in line.lower(), line
         dev.wait_line(r"^nhl: reconnecting: ")
@@ -171,13 +156,13 @@ def test_bad_server_certificate_is_refused(interp, leaf, pki, tmp_path, device):
 
 
 @pytest.mark.parametrize("interp", INTERPS)
-def test_plain_ws_url_is_refused_by_config(interp, pki, tmp_path, device):
+def test_plain_ws_url_is_refused_by_config(interp, pki, tmp_path, run_device):
     srv = socket.create_server(("127.0.0.1", 0))
     srv.settimeout(0.5)
     try:
         port = srv.getsockname()[1]
         cfg = _config(tmp_path, pki, port, "plain", url="ws://127.0.0.1:%d" % port)
-        dev = device(interp, cfg)
+        dev = run_device(interp, cfg)
         line = dev.wait_line(r"^nhl: error: ")
         assert "ws://" in line or "wss" in line, line
         assert dev.wait_exit() == 2
