@@ -5,20 +5,10 @@ The same script runs on CPython and (when `.venv/bin/micropython` exists) the Mi
 unix port in subprocesses. Prints a markdown table, returns a dict of numbers.
 """
 
-import os
-import subprocess
-import sys
+import benchkit
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-SCRIPT = r'''
+SCRIPT = benchkit.CLOCK + r'''
 import asyncio, binascii, os, sys
-try:
-    from time import ticks_us, ticks_diff
-except ImportError:
-    import time
-    ticks_us = lambda: int(time.perf_counter() * 1000000)
-    ticks_diff = lambda a, b: a - b
 from nerves_hub_link import file_transfer as ft
 from nerves_hub_link.repl import Repl
 
@@ -26,15 +16,6 @@ TMP = "build/bench_console_" + sys.implementation.name
 SIZE = 200 * 1024
 data = bytes(range(256)) * (SIZE // 256)
 chunks = [binascii.b2a_base64(data[i:i + 1024])[:-1].decode() for i in range(0, SIZE, 1024)]
-
-def ms(fn):
-    best = None
-    for _ in range(3):
-        t0 = ticks_us()
-        fn()
-        dt = ticks_diff(ticks_us(), t0)
-        best = dt if best is None or dt < best else best
-    return max(1, best) / 1000.0
 
 res = {}
 def upload():
@@ -71,38 +52,8 @@ for k in sorted(res):
 '''
 
 
-def _parse(out):
-    res = {}
-    for line in out.splitlines():
-        if line.startswith("R "):
-            _, k, v = line.split()
-            res[k] = float(v)
-    return res
-
-
 def main():
-    results = {}
-    r = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                       cwd=ROOT, timeout=300, env=dict(os.environ, PYTHONPATH="lib"))
-    results["cpython"] = _parse(r.stdout)
-    mp = os.path.join(ROOT, ".venv", "bin", "micropython")
-    if os.path.exists(mp):
-        r = subprocess.run([mp, "-X", "heapsize=2M", "-c", SCRIPT], capture_output=True,
-                           text=True, cwd=ROOT, timeout=600,
-                           env=dict(os.environ, MICROPYPATH="lib:.frozen"))
-        results["micropython"] = _parse(r.stdout)
-        if not results["micropython"]:
-            print("micropython run failed: %s" % (r.stdout + r.stderr)[-500:])
-    keys = sorted(results["cpython"])
-    print("| metric | " + " | ".join(results) + " |")
-    print("|---|" + "---|" * len(results))
-    for k in keys:
-        print("| %s | %s |" % (k, " | ".join("%.1f" % results[i].get(k, 0) for i in results)))
-    flat = {}
-    for interp, vals in results.items():
-        for k, v in vals.items():
-            flat["%s_%s" % (interp, k)] = v
-    return flat
+    return benchkit.metric_table(benchkit.run_both(SCRIPT, heap="2M"))
 
 
 if __name__ == "__main__":

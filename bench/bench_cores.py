@@ -5,35 +5,14 @@ port (viper masking when the native emitter is there) in a subprocess when
 `.venv/bin/micropython` exists. Prints a markdown table, returns a dict of numbers.
 """
 
-import os
-import subprocess
-import sys
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "lib"))
+import benchkit
 
 # The same code runs on both interpreters (no CPython-only modules below this line).
-SCRIPT = r'''
+SCRIPT = benchkit.CLOCK + r'''
 import sys
-try:
-    from time import ticks_us, ticks_diff
-except ImportError:
-    import time
-    ticks_us = lambda: int(time.perf_counter() * 1000000)
-    ticks_diff = lambda a, b: a - b
 from nerves_hub_link import websocket as W
 from nerves_hub_link.http import HTTPResponseParser, NEED_DATA
 from nerves_hub_link.phoenix import Channels
-
-def ms(fn):
-    """Best of 3 runs, in milliseconds (float)."""
-    best = None
-    for _ in range(3):
-        t0 = ticks_us()
-        fn()
-        dt = ticks_diff(ticks_us(), t0)
-        best = dt if best is None or dt < best else best
-    return max(1, best) / 1000.0
 
 N = 1 << 20 if sys.implementation.name != "micropython" else 1 << 18
 res = {}
@@ -94,38 +73,8 @@ for k in sorted(res):
 '''
 
 
-def _parse(out):
-    res = {}
-    for line in out.splitlines():
-        if line.startswith("R "):
-            _, k, v = line.split()
-            res[k] = float(v)
-    return res
-
-
 def main():
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "lib"))
-    cp = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                        env=env, cwd=ROOT, timeout=300)
-    results = {"cpython": _parse(cp.stdout)}
-    mp = os.path.join(ROOT, ".venv", "bin", "micropython")
-    if os.path.exists(mp):
-        r = subprocess.run([mp, "-X", "heapsize=8M", "-c", SCRIPT], capture_output=True,
-                           text=True, cwd=ROOT, timeout=600,
-                           env=dict(os.environ, MICROPYPATH="lib:.frozen"))
-        results["micropython"] = _parse(r.stdout)
-        if not results["micropython"]:
-            print("micropython run failed: %s" % (r.stdout + r.stderr)[-500:])
-    keys = sorted(results["cpython"])
-    print("| metric | " + " | ".join(results) + " |")
-    print("|---|" + "---|" * len(results))
-    for k in keys:
-        print("| %s | %s |" % (k, " | ".join("%.1f" % results[i].get(k, 0) for i in results)))
-    flat = {}
-    for interp, vals in results.items():
-        for k, v in vals.items():
-            flat["%s_%s" % (interp, k)] = v
-    return flat
+    return benchkit.metric_table(benchkit.run_both(SCRIPT, heap="8M"))
 
 
 if __name__ == "__main__":

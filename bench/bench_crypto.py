@@ -6,38 +6,17 @@ or `micropython` exists) and CPython. Prints a markdown table, returns a dict of
 """
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "lib"))
+import benchkit
 
 # The same code runs on both interpreters.
-SCRIPT = r'''
+SCRIPT = benchkit.CLOCK + r'''
 import hashlib
 import json
 import sys
-try:
-    from time import ticks_us, ticks_diff
-except ImportError:
-    import time
-    ticks_us = lambda: int(time.perf_counter() * 1000000)
-    ticks_diff = lambda a, b: a - b
 from nerves_hub_link.crypto import blake2b, ed25519, sha512
 
 MP = sys.implementation.name == "micropython"
-
-
-def best_us(fn, repeat=3):
-    best = None
-    for _ in range(repeat):
-        t0 = ticks_us()
-        fn()
-        dt = ticks_diff(ticks_us(), t0)
-        best = dt if best is None or dt < best else best
-    return max(1, best)
 
 
 def rate(make, nbytes, chunk=4096):
@@ -82,35 +61,18 @@ print(json.dumps({"rows": rows, "verify_ms": verify_us / 1000, "sign_ms": sign_u
 '''
 
 
-def _micropython():
-    venv = os.path.join(ROOT, ".venv", "bin", "micropython")
-    return venv if os.path.exists(venv) else shutil.which("micropython")
-
-
-def run_micropython(path):
-    env = dict(os.environ, MICROPYPATH="lib")
-    r = subprocess.run([path, "-X", "heapsize=8M", "-c", SCRIPT], cwd=ROOT, env=env,
-                       capture_output=True, text=True, timeout=600)
+def run(interp):
+    r = benchkit.run_script(SCRIPT, interp)
     if r.returncode:
-        raise RuntimeError("micropython bench failed: %s" % (r.stderr or r.stdout)[-800:])
-    return json.loads(r.stdout.strip().splitlines()[-1])
-
-
-def run_cpython():
-    r = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT,
-                       env=dict(os.environ, PYTHONPATH="lib"),
-                       capture_output=True, text=True, timeout=600)
-    if r.returncode:
-        raise RuntimeError("cpython bench failed: %s" % r.stderr[-800:])
+        raise RuntimeError("%s bench failed: %s" % (interp, (r.stderr or r.stdout)[-800:]))
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
 def main():
     results = {}
-    mp = _micropython()
-    runs = [("cpython", run_cpython())]
-    if mp:
-        runs.insert(0, ("micropython", run_micropython(mp)))
+    runs = [("cpython", run("cpython"))]
+    if benchkit.micropython():
+        runs.insert(0, ("micropython", run("micropython")))
     print("| interpreter | implementation | MB/s | time vs C sha256 |")
     print("|---|---|---:|---:|")
     for interp, res in runs:
