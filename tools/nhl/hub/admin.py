@@ -22,6 +22,8 @@ import base64
 
 from aiohttp import web
 
+from nhl.hub.webutil import json_body, live
+
 
 def admin_app(hub):
     routes = web.RouteTableDef()
@@ -31,23 +33,6 @@ def admin_app(hub):
         if rec is None:
             raise web.HTTPNotFound(text="unknown device\n")
         return rec
-
-    async def body(request):
-        if not request.can_read_body:
-            return {}
-        try:
-            data = await request.json()
-        except ValueError:
-            raise web.HTTPBadRequest(text="body must be JSON\n")
-        if not isinstance(data, dict):
-            raise web.HTTPBadRequest(text="body must be a JSON object\n")
-        return data
-
-    async def live(fn):
-        try:
-            return await fn()
-        except KeyError as e:
-            raise web.HTTPConflict(text=str(e) + "\n")
 
     @routes.get("/admin/status")
     async def status(request):
@@ -70,37 +55,37 @@ def admin_app(hub):
 
     @routes.post("/admin/devices/{id}/push")
     async def push(request):
-        b = await body(request)
-        await live(lambda: hub.push(request.match_info["id"], b.get("topic", "device"),
-                                    b["event"], b.get("payload", {})))
+        b = await json_body(request, optional=True)
+        await live(hub.push(request.match_info["id"], b.get("topic", "device"),
+                            b["event"], b.get("payload", {})))
         return web.json_response({"ok": True})
 
     @routes.post("/admin/devices/{id}/raw")
     async def raw(request):
-        b = await body(request)
+        b = await json_body(request, optional=True)
         ident = request.match_info["id"]
         if "text" in b:
-            await live(lambda: hub.send_raw(ident, text=b["text"]))
+            await live(hub.send_raw(ident, text=b["text"]))
         else:
             data = base64.b64decode(b.get("b64", ""))
-            await live(lambda: hub.send_raw(ident, data=data, opcode=b.get("opcode", "binary")))
+            await live(hub.send_raw(ident, data=data, opcode=b.get("opcode", "binary")))
         return web.json_response({"ok": True})
 
     @routes.post("/admin/devices/{id}/deploy")
     async def deploy(request):
-        b = await body(request)
+        b = await json_body(request, optional=True)
         payload = await hub.deploy(request.match_info["id"], b["file"], b.get("name"))
         return web.json_response(payload)
 
     @routes.post("/admin/devices/{id}/disconnect")
     async def disconnect(request):
-        b = await body(request)
-        await live(lambda: hub.disconnect(request.match_info["id"], int(b.get("code", 1000))))
+        b = await json_body(request, optional=True)
+        await live(hub.disconnect(request.match_info["id"], int(b.get("code", 1000))))
         return web.json_response({"ok": True})
 
     @routes.post("/admin/firmware")
     async def add_firmware(request):
-        b = await body(request)
+        b = await json_body(request, optional=True)
         fw = hub.add_firmware(b["file"], b.get("name"))
         return web.json_response({"name": fw.name, "url": hub.firmware_url(fw.name),
                                   "meta": fw.meta})
@@ -110,7 +95,7 @@ def admin_app(hub):
         fw = hub.state.firmware.get(request.match_info["name"])
         if fw is None:
             raise web.HTTPNotFound(text="unknown firmware\n")
-        b = await body(request)
+        b = await json_body(request, optional=True)
         fw.faults = list(b.get("faults", []))
         return web.json_response({"ok": True, "faults": fw.faults})
 
@@ -123,7 +108,7 @@ def admin_app(hub):
 
     @routes.post("/admin/settings")
     async def settings(request):
-        b = await body(request)
+        b = await json_body(request, optional=True)
         for k, v in b.items():
             if k not in hub.state.settings:
                 raise web.HTTPBadRequest(text="unknown setting %r\n" % k)
@@ -132,7 +117,7 @@ def admin_app(hub):
 
     @routes.post("/admin/hooks")
     async def hooks(request):
-        hub.hooks.update(await body(request))
+        hub.hooks.update(await json_body(request, optional=True))
         return web.json_response(hub.hooks)
 
     from nhl.hub.console import console_routes

@@ -25,6 +25,8 @@ import os
 
 from aiohttp import WSMsgType, web
 
+from nhl.hub.webutil import json_body, live
+
 SCROLLBACK_LINES = 1024
 UPLOAD_CHUNK = 1024
 
@@ -135,21 +137,6 @@ def console_routes(hub):
     routes = web.RouteTableDef()
     relay = hub.console
 
-    async def body(request):
-        try:
-            data = await request.json()
-        except ValueError:
-            raise web.HTTPBadRequest(text="body must be JSON\n")
-        if not isinstance(data, dict):
-            raise web.HTTPBadRequest(text="body must be a JSON object\n")
-        return data
-
-    async def live(coro):
-        try:
-            return await coro
-        except KeyError as e:
-            raise web.HTTPConflict(text=str(e) + "\n")
-
     @routes.get("/admin/devices/{id}/console")
     async def show(request):
         d = relay.device(request.match_info["id"])
@@ -157,13 +144,13 @@ def console_routes(hub):
 
     @routes.post("/admin/devices/{id}/console/dn")
     async def dn(request):
-        b = await body(request)
+        b = await json_body(request)
         await live(relay.send(request.match_info["id"], "dn", {"data": str(b.get("data", ""))}))
         return web.json_response({"ok": True})
 
     @routes.post("/admin/devices/{id}/console/upload")
     async def upload(request):
-        b = await body(request)
+        b = await json_body(request)
         if "file" not in b or not os.path.isfile(b["file"]):
             raise web.HTTPBadRequest(text="file %r not found\n" % b.get("file"))
         r = await live(relay.upload(request.match_info["id"], b["file"], b.get("name"),

@@ -17,6 +17,7 @@ Admin routes:
 from aiohttp import web
 
 from nhl.hub.channels import frame, reply
+from nhl.hub.webutil import live
 
 MIN_API = (2, 2, 0)
 
@@ -110,10 +111,7 @@ def extension_routes(hub):
     @routes.post("/admin/devices/{id}/extensions/{event}")
     async def push(request):
         payload = await request.json() if request.can_read_body else {}
-        try:
-            await ext.push(request.match_info["id"], request.match_info["event"], payload)
-        except KeyError as e:
-            raise web.HTTPConflict(text=str(e) + "\n")
+        await live(ext.push(request.match_info["id"], request.match_info["event"], payload))
         return web.json_response({"ok": True})
 
     @routes.post("/admin/extensions")
