@@ -56,13 +56,7 @@ task complete {
         uboot_setenv(uboot-env, "nerves_fw_active", "a")
         uboot_setenv(uboot-env, "nerves_fw_validated", "1")
         uboot_setenv(uboot-env, "a.nerves_fw_validated", "1")
-        uboot_setenv(uboot-env, "a.nerves_fw_uuid", "\${FWUP_META_UUID}")
-        uboot_setenv(uboot-env, "a.nerves_fw_version", "${VERSION}")
-        uboot_setenv(uboot-env, "a.nerves_fw_product", "nhl-demo")
-        uboot_setenv(uboot-env, "a.nerves_fw_platform", "host")
-        uboot_setenv(uboot-env, "a.nerves_fw_architecture", "generic")
-        uboot_setenv(uboot-env, "a.nerves_fw_author", "nerves_hub_link")
-    }
+%(meta_a)s    }
     on-resource rootfs.img { raw_write(%(a)d) }
 }
 %(upgrades)s'''
@@ -76,23 +70,27 @@ task upgrade.%(slot)s {
     }
     on-resource rootfs.img { raw_write(%(offset)d) }
     on-finish {
-        uboot_setenv(uboot-env, "%(slot)s.nerves_fw_uuid", "\${FWUP_META_UUID}")
-        uboot_setenv(uboot-env, "%(slot)s.nerves_fw_version", "${VERSION}")
-        uboot_setenv(uboot-env, "%(slot)s.nerves_fw_product", "nhl-demo")
-        uboot_setenv(uboot-env, "%(slot)s.nerves_fw_platform", "host")
-        uboot_setenv(uboot-env, "%(slot)s.nerves_fw_architecture", "generic")
-        uboot_setenv(uboot-env, "%(slot)s.nerves_fw_author", "nerves_hub_link")
-        uboot_setenv(uboot-env, "nerves_fw_active", "%(slot)s")
+%(meta)s        uboot_setenv(uboot-env, "nerves_fw_active", "%(slot)s")
     }
 }
 '''
 
 
+# The firmware metadata a task records for the slot it writes.
+SLOT_META = (("uuid", r"\${FWUP_META_UUID}"), ("version", "${VERSION}"), ("product", "nhl-demo"),
+             ("platform", "host"), ("architecture", "generic"), ("author", "nerves_hub_link"))
+
+
+def _set_slot_meta(slot):
+    return "".join('        uboot_setenv(uboot-env, "%s.nerves_fw_%s", "%s")\n' % (slot, k, v)
+                   for k, v in SLOT_META)
+
+
 def write_fwup_conf(path):
-    upgrades = "".join(UPGRADE % {"slot": s, "other": o, "offset": off} for s, o, off in (
-        ("a", "b", 64), ("b", "a", 64 + SLOT_BLOCKS)))
+    upgrades = "".join(UPGRADE % {"slot": s, "other": o, "offset": off, "meta": _set_slot_meta(s)}
+                       for s, o, off in (("a", "b", 64), ("b", "a", 64 + SLOT_BLOCKS)))
     text = FWUP_CONF % {"env": ENV_OFFSET, "count": ENV_COUNT, "redund": ENV_REDUND,
-                        "a": 64, "upgrades": upgrades}
+                        "a": 64, "meta_a": _set_slot_meta("a"), "upgrades": upgrades}
     with open(path, "w") as f:
         f.write(text)
     return path

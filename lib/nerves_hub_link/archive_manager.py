@@ -31,7 +31,7 @@ from nerves_hub_link.errors import (
     SignatureError,
     UpdateError,
 )
-from nerves_hub_link.fsutil import makedirs, remove
+from nerves_hub_link.fsutil import makedirs, read_chunks, remove
 from nerves_hub_link.update_info import ArchiveInfo
 from nerves_hub_link.update_manager import KeyRing
 
@@ -152,14 +152,9 @@ def verify_archive(path, public_keys, read_size=READ_SIZE):
 
     v = _Verify(public_keys)
     z = ZipStream(v)
-    buf = bytearray(read_size)
-    mv = memoryview(buf)
     with open(path, "rb") as f:
-        while True:
-            n = f.readinto(buf)
-            if not n:
-                break
-            z.feed(mv[:n])
+        for chunk in read_chunks(f, bytearray(read_size)):
+            z.feed(chunk)
     z.finish()
     v.check()
     return v.mc

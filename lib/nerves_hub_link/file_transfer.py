@@ -20,7 +20,7 @@ import os
 
 from nerves_hub_link import log
 from nerves_hub_link.errors import NervesHubError
-from nerves_hub_link.fsutil import makedirs, remove
+from nerves_hub_link.fsutil import makedirs, read_chunks, remove
 
 CHUNK = 1024
 SEND_LIMIT = 10485760  # NervesHubLink: size must be < 10 MiB
@@ -166,7 +166,6 @@ async def send_file(path, push, flush=None):
     file_size(path)
     name = _basename(path)
     buf = bytearray(CHUNK)
-    mv = memoryview(buf)
 
     def send(event, payload):
         if push(event, payload) is None:
@@ -175,11 +174,8 @@ async def send_file(path, push, flush=None):
     send("file-data/start", {"filename": name})
     index = 0
     with open(path, "rb") as f:
-        while True:
-            n = f.readinto(buf)
-            if not n:
-                break
-            send("file-data", chunk_payload(name, index, mv[:n]))
+        for chunk in read_chunks(f, buf):
+            send("file-data", chunk_payload(name, index, chunk))
             index += 1
             if flush is not None and index % FLUSH_EVERY == 0:
                 await flush()

@@ -2,7 +2,7 @@
 
 MicroPython has no ``os.path``, ``os.makedirs`` or ``shutil``; these use only ``os.stat``,
 ``mkdir``, ``listdir``, ``remove`` and ``rmdir``, so they run on both interpreters.
-Paths use ``/``. No buffers.
+Paths use ``/``. No buffers of their own (``read_chunks`` refills the caller's).
 """
 
 import os
@@ -29,6 +29,17 @@ def is_dir(path):
 def size(path):
     """Size in bytes of the file *path* (OSError if missing)."""
     return os.stat(path)[6]
+
+
+def read_chunks(f, buf):
+    """Yield ``memoryview`` slices of *buf* refilled by ``f.readinto`` until EOF (a slice is
+    valid until the next one is taken)."""
+    mv = memoryview(buf)
+    while True:
+        n = f.readinto(buf)
+        if not n:
+            return
+        yield mv[:n]
 
 
 def makedirs(path):

@@ -1,6 +1,6 @@
 # heapsize: 128K
 """fsutil: makedirs (nested, existing parts, blocked by a file), exists/is_dir/size, remove of
-a missing file, rmtree (whole tree, emptied root, a file, nothing)."""
+a missing file, rmtree (whole tree, emptied root, a file, nothing), read_chunks."""
 
 import os
 import sys
@@ -62,3 +62,22 @@ def test_rmtree_removes_a_tree_a_file_or_nothing():
     fsutil.rmtree(TMP + "/never")
     assert not fsutil.exists(TMP + "/t")
     assert not fsutil.exists(TMP + "/lone")
+
+
+def test_read_chunks_refills_one_buffer_until_eof():
+    fsutil.makedirs(TMP)
+    data = bytes(range(256)) * 4 + b"tail"
+    _write(TMP + "/chunks", data)
+    buf = bytearray(300)
+    sizes, out = [], bytearray()
+    with open(TMP + "/chunks", "rb") as f:
+        for chunk in fsutil.read_chunks(f, buf):
+            sizes.append(len(chunk))
+            out.extend(chunk)
+    assert sizes == [300, 300, 300, 128]
+    assert bytes(out) == data
+    _write(TMP + "/empty", b"")
+    with open(TMP + "/empty", "rb") as f:
+        assert list(fsutil.read_chunks(f, buf)) == []
+    fsutil.remove(TMP + "/chunks")
+    fsutil.remove(TMP + "/empty")

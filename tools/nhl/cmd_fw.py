@@ -11,6 +11,7 @@ import os
 import sys
 
 from nerves_hub_link.errors import NervesHubError
+from nerves_hub_link.fsutil import read_chunks
 
 EPILOG_KEYS = ("Key files are fwup's: KEY.pub holds the base64 32-byte public key, KEY.priv the "
                "base64 64-byte seed+public key (made by `nhl fw keygen` or `fwup -g`).")
@@ -391,16 +392,11 @@ def _verify_detached(args):
     bar = _progress(args, "verify")
     total = os.path.getsize(path)
     done = 0
-    buf = bytearray(65536)
-    mv = memoryview(buf)
     with open(path, "rb") as f:
-        while True:
-            n = f.readinto(buf)
-            if not n:
-                break
+        for chunk in read_chunks(f, bytearray(65536)):
             for _p, v in verifiers:
-                v.update(mv[:n])
-            done += n
+                v.update(chunk)
+            done += len(chunk)
             bar(done, total)
     bar.close()
     good = [p for p, v in verifiers if v.verify()]
