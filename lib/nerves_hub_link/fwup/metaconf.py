@@ -45,7 +45,12 @@ _WORDS = (
 
 def word(i):
     """Nickname word ``i`` (0..255)."""
-    return _WORDS.split()[i]
+    # a scan, not split(): no list of 256 strings on a small heap (single spaces in _WORDS)
+    start = 0
+    for _ in range(i):
+        start = _WORDS.index(" ", start) + 1
+    end = _WORDS.find(" ", start)
+    return _WORDS[start:end if end >= 0 else len(_WORDS)]
 
 
 def _hex(b):

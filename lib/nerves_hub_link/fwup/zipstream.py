@@ -74,13 +74,17 @@ class Entry:
 
 
 _reserve = None
+# DeflateIO allocates its decoder state (1,344 bytes on x64) first-fit before the 32 KiB
+# window: the reserve holds room for both, so the window fits even when the state lands in it
+RESERVE = 32768 + 1536
 
 
 def reserve_window():
-    """MicroPython: hold a 32 KiB block early so the deflate window finds one later.
+    """MicroPython: hold a block for the deflate state and window so a later inflater finds one.
 
     A fragmented heap may have enough free bytes but no contiguous 32 KiB; call this at
-    start-up (before importing much) and each inflater takes the block over.
+    start-up (before importing much) and each inflater takes the block over; it is held again
+    when a deflated entry ends.
     """
     global _reserve
     if not _ZLIB and _reserve is None:
@@ -88,12 +92,13 @@ def reserve_window():
 
         gc.collect()
         try:
-            _reserve = bytearray(32768)
+            _reserve = bytearray(RESERVE)
         except MemoryError:
             _reserve = None
 
 
-def _release_window():
+def release_window():
+    """Free the reserved block (while code needed once runs; ``reserve_window`` again after)."""
     global _reserve
     _reserve = None
 
@@ -162,7 +167,7 @@ class _MpInflater:
         if not self.started:
             # hand the reserved block over: DeflateIO allocates its window on this first read
             self.started = True
-            _release_window()
+            release_window()
         try:
             n = self.d.readinto(self.out)
         except EOFError:
@@ -531,6 +536,7 @@ class ZipStream:
                 held = self.held
                 self.held = None
                 self.h.on_data(e, held)
+            self.inf = None
             self.h.on_entry_end(e)
         self.inf = None
 
