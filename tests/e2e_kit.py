@@ -10,9 +10,10 @@ import os
 import sys
 import threading
 
-from demo import ENV_COUNT, ENV_OFFSET, ENV_REDUND
+from demo import ENV_COUNT, ENV_OFFSET, ENV_REDUND, provision
 from nhl.hub import firmware as hubfw
 from nhl.hub import init_dir
+from nhl.hub.testing import device_config
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "boards", "common"))
@@ -26,6 +27,15 @@ def make_hub_dir(tmp_path_factory, devices=(IDENT,)):
     d = str(tmp_path_factory.mktemp("hub"))
     init_dir(d, devices=devices)
     return d
+
+
+def provision_v1(hub, releases, tmp_path, ident=IDENT):
+    """``tmp_path/flash.img`` with ``releases["v1"]`` installed (task complete) and a device
+    config trusting ``releases["key"]``; returns ``(cfg_path, flash_path)``."""
+    flash = provision(str(tmp_path / "flash.img"), releases["v1"], releases["pub"])
+    cfg = device_config(hub, str(tmp_path), "dev", identifier=ident,
+                        fwup_public_keys=[releases["key"]])
+    return cfg, flash
 
 
 class FlashDevice:

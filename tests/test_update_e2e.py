@@ -19,12 +19,11 @@ from demo import (
     fwup_cli,
     make_keys,
     make_release,
-    provision,
     read_env,
     rootfs_bytes,
 )
-from e2e_kit import IDENT, FlashDevice, offer, statuses, wait_on_version
-from nhl.hub.testing import ROOT, device_config, micropython_binary
+from e2e_kit import IDENT, FlashDevice, offer, provision_v1, statuses, wait_on_version
+from nhl.hub.testing import ROOT, micropython_binary
 
 
 @pytest.fixture(scope="module")
@@ -134,9 +133,7 @@ def device(request, hub, hub_dir, releases, tmp_path):
     started = []
 
     def start(validate=True):
-        flash = provision(str(tmp_path / "flash.img"), releases["v1"], releases["pub"])
-        cfg = device_config(hub, str(tmp_path), "dev", identifier=IDENT,
-                            fwup_public_keys=[releases["key"]])
+        cfg, flash = provision_v1(hub, releases, tmp_path)
         if request.param == "cpython":
             d = FlashDevice(cfg, flash, validate)
         else:

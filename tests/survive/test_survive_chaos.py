@@ -13,7 +13,7 @@ import random
 
 import pytest
 from demo import ENV_COUNT, ENV_OFFSET, ENV_REDUND, make_keys, make_release, provision, read_env
-from e2e_kit import IDENT, FlashDevice, offer, statuses, wait_on_version
+from e2e_kit import IDENT, FlashDevice, offer, provision_v1, statuses, wait_on_version
 from nhl.hub.testing import DeviceProcess, device_config
 
 INTERPS = ["cpython", "micropython"]
@@ -104,9 +104,7 @@ def device(hub, releases, tmp_path):
     started = []
 
     def start():
-        flash = provision(str(tmp_path / "flash.img"), releases["v1"], releases["pub"])
-        cfg = device_config(hub, str(tmp_path), "dev", identifier=IDENT,
-                            fwup_public_keys=[releases["key"]])
+        cfg, flash = provision_v1(hub, releases, tmp_path)
         d = FlashDevice(cfg, flash, idle_timeout=IDLE_MS)
         started.append(d)
         return d
