@@ -18,13 +18,11 @@ resource's size and BLAKE2b-256. An archive that fails is deleted. Nothing is re
 the server for archives. Largest buffer: meta.conf (< 50 KB) plus one zip inflate chunk.
 """
 
-import binascii
 import os
 
 from nerves_hub_link import log
 from nerves_hub_link.download import Downloader, redact
 from nerves_hub_link.errors import (
-    ArchiveError,
     CryptoError,
     FwupError,
     NervesHubError,
@@ -49,115 +47,21 @@ def decode_key(key):
     return decode_public(key)
 
 
-class _Verify:
-    """ZipStream handler checking signature, meta.conf and resource digests."""
-
-    def __init__(self, keys):
-        self.keys = [decode_key(k) for k in keys]
-        self.sig = bytearray()
-        self.meta = bytearray()
-        self.mc = None
-        self.hash = None
-        self.size = 0
-        self.seen = {}
-        self.error = None
-
-    def on_entry(self, e):
-        name = e.name
-        if name == "meta.conf.ed25519":
-            e.limit = 64
-            return True
-        if name == "meta.conf":
-            e.limit = 50000
-            return True
-        if self.mc is None:
-            self._meta_done()
-        if name.startswith("data/"):
-            res = self.mc.resources.get(name[5:])
-            if res is None:
-                return False
-            from nerves_hub_link.crypto import hashes
-
-            self.hash = hashes.blake2b_256()
-            self.size = 0
-            e.limit = res.data_size
-            return True
-        return False
-
-    def on_data(self, e, chunk):
-        if e.name == "meta.conf.ed25519":
-            self.sig.extend(chunk)
-        elif e.name == "meta.conf":
-            self.meta.extend(chunk)
-        else:
-            self.hash.update(chunk)
-            self.size += len(chunk)
-
-    def on_entry_end(self, e):
-        if e.name == "meta.conf":
-            self._meta_done()
-        elif e.name.startswith("data/") and self.hash is not None:
-            name = e.name[5:]
-            self.seen[name] = (self.size, binascii.hexlify(self.hash.digest()).decode())
-            self.hash = None
-
-    def on_end(self, error):
-        if error is not None and self.error is None:
-            self.error = error
-
-    def _meta_done(self):
-        if self.mc is not None:
-            return
-        if not self.meta:
-            raise ArchiveError("meta.conf not found in the archive")
-        if not self.sig:
-            raise SignatureError("archive is not signed (no meta.conf.ed25519)")
-        if len(self.sig) != 64:
-            raise SignatureError("meta.conf.ed25519 is %d bytes, expected 64" % len(self.sig))
-        from nerves_hub_link.crypto import ed25519
-
-        msg = bytes(self.meta)
-        if not any(ed25519.verify(k, bytes(self.sig), msg) for k in self.keys):
-            raise SignatureError("Firmware archive's meta.conf fails digital signature "
-                                 "verification.")
-        from nerves_hub_link.fwup import metaconf
-
-        self.mc = metaconf.load(msg)
-
-    def check(self):
-        if self.error is not None:
-            raise self.error
-        if self.mc is None:
-            self._meta_done()
-        for name in self.mc.resource_order:
-            res = self.mc.resources[name]
-            got = self.seen.get(name)
-            if got is None:
-                if res.data_size:
-                    raise ArchiveError("resource '%s' is missing from the archive" % name)
-                continue
-            if got[0] != res.data_size:
-                raise ArchiveError("resource '%s' is %d bytes, meta.conf says %d"
-                                   % (name, got[0], res.data_size))
-            if res.blake2b is not None and got[1] != res.blake2b.lower():
-                raise SignatureError("resource '%s' BLAKE2b-256 mismatch: expected %s, got %s"
-                                     % (name, res.blake2b, got[1]))
-
-
 def verify_archive(path, public_keys, read_size=READ_SIZE):
-    """Check a ``.fw`` file like ``fwup -V``; raises FwupError/CryptoError when it is bad."""
+    """Check a ``.fw`` file like ``fwup -V`` (signature, then every resource's digest).
+
+    Returns the archive's meta.conf model; raises FwupError (or CryptoError for a bad key).
+    """
     if not public_keys:
         raise SignatureError("no archive public keys: refusing to trust %s" % path)
-    from nerves_hub_link.fwup.zipstream import ZipStream
+    from nerves_hub_link.fwup.applier import Applier
 
-    v = _Verify(public_keys)
-    z = ZipStream(v)
+    app = Applier(None, "", public_keys=[decode_key(k) for k in public_keys], mode="verify")
     with open(path, "rb") as f:
         for chunk in read_chunks(f, bytearray(read_size)):
-            z.feed(chunk)
-    z.finish()
-    v.check()
-    return v.mc
+            app.feed(chunk)
+    app.finish()
+    return app.meta
 
 
 class FileSink:

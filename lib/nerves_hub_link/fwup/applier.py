@@ -360,7 +360,7 @@ class Applier:
             [n for n, _a in self.task.on_resource]
         for name in names:
             if name not in self.seen:
-                raise FwupError("Resource %s not found in archive" % name)
+                raise ArchiveError("Resource %s not found in archive" % name)
         if self.mode == "verify":
             self.phase = _DONE
             return
