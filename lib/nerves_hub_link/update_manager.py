@@ -276,9 +276,10 @@ class UpdateManager:
 
     async def run_update(self, info, keys):
         """Download and apply ``info``; always ends with ``completed`` or ``failed``."""
-        previous_slot = self.firmware.active() if self.firmware else None
-        sink = _ApplierSink(self, keys)
         try:
+            # inside the try: a bad key or a missing block device must end in "failed" too
+            previous_slot = self.firmware.active() if self.firmware else None
+            sink = _ApplierSink(self, keys)
             d = Downloader(info.firmware_url, sink, self.open_connection, self.ticks_ms,
                            self.sleep_ms, self.retry, listener=self._on_download)
             log.state("update", "downloading %s (%s)" % (info.uuid, redact(info.firmware_url)))

@@ -3,7 +3,7 @@
 import asyncio
 
 from nerves_hub_link import update_manager as um
-from nerves_hub_link.errors import FwupError
+from nerves_hub_link.errors import FwupError, UpdateError
 from nerves_hub_link.firmware import Firmware
 from test_download_driver import BODY, Clock, Net, head, ok, partial
 from test_firmware import MemoryKV
@@ -236,6 +236,23 @@ def test_fwup_error_reports_failed_and_no_reboot():
     assert c.fwup[-1] == ("error", 1, "Invalid signature")  # reported by the manager
     assert h.reboots == 0 and h.m.status == um.IDLE
     assert h.kv.get("nerves_fw_active") == "a" and h.kv.get("upgrade_available") is None
+
+
+def test_applier_creation_error_reports_failed_not_stuck():
+    # regression: the applier was made before run_update's error handling, so a missing
+    # block device (or an undecodable key) left the manager "updating" forever
+    h = Harness()
+
+    def make(keys, events):
+        raise UpdateError("no block_device configured: cannot apply firmware")
+
+    h.m.make_applier = make
+    h.m.on_update(UPDATE)
+    h.run_spawned()
+    assert h.statuses() == ["received", "failed"]
+    assert "no block_device" in h.pushed[-1][1]["reason"]
+    assert h.m.status == um.IDLE and h.m.currently_downloading_uuid is None
+    assert h.reboots == 0
 
 
 def test_http_404_reports_download_failed():
