@@ -498,8 +498,9 @@ class WSClient:
                 raise self._fail(CLOSE_TOO_BIG, "message of at least %d bytes is over the %d byte"
                                  " limit" % (total, self.max_message))
             if total > len(self._msg):
-                # grow once per frame to the announced size (MicroPython's extend grows linearly)
-                new = bytearray(total)
+                # grow to the announced size (MicroPython's extend grows linearly), at least
+                # doubling so that many small fragments do not copy O(n^2) bytes
+                new = bytearray(max(total, min(2 * len(self._msg), self.max_message)))
                 new[:self._fill] = memoryview(self._msg)[:self._fill]
                 self._msg = new
         self._in_frame, self._fin, self._op, self._left = True, fin, op, ln

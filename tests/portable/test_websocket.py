@@ -306,6 +306,23 @@ def test_fragmented_message_over_limit_1009():
     assert e.code == 1009
 
 
+def test_many_small_fragments_regrow_the_buffer_few_times():
+    # regression: the reassembly buffer was regrown to the exact size at every fragment, so a
+    # message sent as n 1-byte fragments copied O(n^2) bytes
+    c = open_client()
+    n = 2000
+    last, grown = None, 0
+    for i in range(n):
+        op = 0x02 if i == 0 else 0x00
+        fin = 0x80 if i == n - 1 else 0x00
+        c.receive_data(bytes([fin | op, 0x01, 0x41 + i % 26]))
+        evs = events(c)
+        if c._msg is not last:
+            last, grown = c._msg, grown + 1
+    assert evs == [BytesMessage(data=bytes(0x41 + i % 26 for i in range(n)))]
+    assert grown <= 16, grown  # doubling: about log2(2000) = 11 buffers
+
+
 def test_close_frame_errors():
     _expect_close(bytes([0x88, 0x01, 0x03]), 1002)  # 1-byte payload
     _expect_close(bytes([0x88, 0x02, 0x03, 0xED]), 1002)  # 1005 is never on the wire
