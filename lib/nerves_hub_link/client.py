@@ -9,7 +9,7 @@ Return values:
 * ``update_available(info)``: ``"apply"`` | ``"ignore"`` | ``("ignore", reason)`` |
   ``("reschedule", ms)`` | ``("reschedule", minutes, reason)``; anything else -> "apply".
 * ``archive_available(info)``: ``"download"`` | ``"ignore"`` | ``("reschedule", ms)``;
-  anything else -> "ignore".
+  anything else -> "ignore". A list is taken like the tuple with the same items.
 * ``reconnect_backoff()``: a list of positive ms, or None for the default backoff.
 * ``firmware_validated()`` -> bool (non-bool -> True); ``firmware_auto_revert_detected()``
   -> bool (non-bool -> False).
@@ -109,7 +109,7 @@ class Client:
 def _valid_update_answer(r):
     if r == APPLY or r == IGNORE:
         return True
-    if isinstance(r, tuple) and r:
+    if isinstance(r, (tuple, list)) and r:
         if r[0] == IGNORE and len(r) == 2 and isinstance(r[1], str):
             return True
         if r[0] == RESCHEDULE and len(r) in (2, 3) and isinstance(r[1], int) \
@@ -121,7 +121,7 @@ def _valid_update_answer(r):
 def _valid_archive_answer(r):
     if r == DOWNLOAD or r == IGNORE:
         return True
-    return (isinstance(r, tuple) and len(r) == 2 and r[0] == RESCHEDULE
+    return (isinstance(r, (tuple, list)) and len(r) == 2 and r[0] == RESCHEDULE
             and isinstance(r[1], int) and not isinstance(r[1], bool) and r[1] > 0)
 
 
@@ -162,7 +162,10 @@ class SafeClient:
         return r
 
     def archive_available(self, info):
-        return self._call("archive_available", (info,), IGNORE, _valid_archive_answer)
+        r = self._call("archive_available", (info,), IGNORE, _valid_archive_answer)
+        if isinstance(r, list):
+            r = tuple(r)
+        return r
 
     def archive_ready(self, info, path):
         self._call("archive_ready", (info, path), None)

@@ -53,6 +53,11 @@ def test_update_answers_pass_through():
               ("reschedule", 10, "busy")):
         sc.client.answer = a
         assert sc.update_available({}) == a
+    # regression: list answers were refused (so ["ignore", ...] applied the update) although
+    # update_available converts them to tuples and the update manager accepts them
+    for a in (["ignore", "on battery"], ["reschedule", 1337], ["reschedule", 10, "busy"]):
+        sc.client.answer = a
+        assert sc.update_available({}) == tuple(a)
     for bad in ("wrong", ("reschedule", 0), ("reschedule", "x"), None, 3):
         sc.client.answer = bad
         r, lines = _quiet(lambda: sc.update_available({}))
@@ -92,6 +97,12 @@ def test_archive_defaults_and_answers():
             return ("reschedule", 500)
 
     assert _client(D)[0].archive_available({}) == ("reschedule", 500)
+
+    class L(Client):
+        def archive_available(self, info):
+            return ["reschedule", 500]
+
+    assert _client(L)[0].archive_available({}) == ("reschedule", 500)
 
 
 def test_reconnect_backoff_from_config_and_validation():
