@@ -213,9 +213,10 @@ class ArchiveManager:
             verify_archive(final, self.usable_keys())
         except (FwupError, CryptoError) as e:
             return self._bad(final, e)
-        except NervesHubError as e:
-            return self._bad(tmp, e)
-        except OSError as e:
+        except (NervesHubError, OSError) as e:
+            if sink is not None:  # close before deleting: FAT refuses to remove an open file
+                sink.close()
+                sink = None
             return self._bad(tmp, e)
         finally:
             if sink is not None:

@@ -6,7 +6,7 @@ import os
 from nerves_hub_link import archive_manager as am
 from nerves_hub_link.errors import ArchiveError, CryptoError, FwupError, SignatureError
 from support import fixture, raises, read
-from test_download_driver import Clock, Net, ok
+from test_download_driver import Clock, Net, head, ok
 
 KEY = read(fixture("fwup", "keys", "fwup-key.pub")).decode()
 OTHER = read(fixture("fwup", "keys", "other-key.pub")).decode()
@@ -118,6 +118,41 @@ def test_bad_archive_is_deleted_and_not_ready():
     assert c.ready == [] and m.status == am.IDLE
     assert isinstance(m.last_error, SignatureError)
     raises(OSError, os.stat, TMP + "/archives/neg.fw")
+
+
+def test_failed_download_closes_the_file_before_deleting_it():
+    # regression: the partial .download file was removed while still open (a FAT file
+    # system refuses that, leaving the partial file behind)
+    _cleanup()
+    sinks, removed = [], []
+
+    class Sink(am.FileSink):
+        def __init__(self, path):
+            super().__init__(path)
+            self.closed = False
+            sinks.append(self)
+
+        def close(self):
+            self.closed = True
+            super().close()
+
+    def remove(path):
+        removed.append((path, [s.closed for s in sinks]))
+        real_remove(path)
+
+    real_sink, real_remove = am.FileSink, am.remove
+    am.FileSink, am.remove = Sink, remove
+    try:
+        m, spawned, _ = _manager(b"", Client("download"))
+        m.open_connection = Net([[head(404, [("Content-Length", 0)])]]).open_connection
+        m.on_archive(PAYLOAD)
+        _run(spawned)
+    finally:
+        am.FileSink, am.remove = real_sink, real_remove
+    tmp = TMP + "/archives/neg.fw.download"
+    assert m.status == am.IDLE and m.last_error is not None
+    assert len(sinks) == 1 and removed[-1] == (tmp, [True])
+    raises(OSError, os.stat, tmp)
 
 
 def test_fallback_to_firmware_keys_and_refusal_without_keys():
