@@ -167,10 +167,6 @@ class ReceiveBuffer:
             return -1
         return i + len(needle) - self.pos
 
-    def rest(self):
-        """Remove and return everything left."""
-        return self.take(len(self))
-
 
 def _err(msg, hint=None):
     return ProtocolError(msg, hint=hint, remote=True)

@@ -352,13 +352,11 @@ class Channels:
         elif not isinstance(payload, dict):
             self._ignore("payload is not an object", raw)
         elif event == "phx_reply":
-            self._reply(join_ref, ref, topic, payload, raw)
+            self._reply(ref, topic, payload, raw)
         elif topic == "phoenix":
             self._ignore("unknown event %r on topic phoenix" % event, raw)
         else:
             self._message(join_ref, topic, event, payload, raw)
-
-    receive_data = receive_text
 
     def receive_binary(self, data):
         """A binary frame: NervesHub never sends one in JSON mode, so it is ignored."""
@@ -369,7 +367,7 @@ class Channels:
             raw = raw[:RAW_KEEP].encode()
         self._emit(Ignored(reason=reason, raw=bytes(raw[:RAW_KEEP])))
 
-    def _reply(self, join_ref, ref, topic, payload, raw):
+    def _reply(self, ref, topic, payload, raw):
         status = payload.get("status")
         response = payload.get("response", {})
         if not isinstance(status, str):
