@@ -69,10 +69,6 @@ class ConfigZone:
         return self.raw[86]
 
     @property
-    def lock_config(self):
-        return self.raw[87]
-
-    @property
     def data_locked(self):
         """Data and OTP zones locked (datasheet: any value but 0x55)."""
         return self.raw[86] != UNLOCKED
@@ -93,9 +89,6 @@ class ConfigZone:
 
     def slot_config(self, slot):
         return self.raw[20 + 2 * slot] | (self.raw[21 + 2 * slot] << 8)
-
-    def key_config(self, slot):
-        return self.raw[96 + 2 * slot] | (self.raw[97 + 2 * slot] << 8)
 
     def is_secret(self, slot):
         return bool(self.slot_config(slot) & 0x80)

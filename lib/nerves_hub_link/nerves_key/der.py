@@ -53,11 +53,6 @@ def integer(raw):
     return tlv(INTEGER, raw)
 
 
-def small_int(n):
-    """INTEGER for 0 <= n < 128."""
-    return bytes((INTEGER, 1, n))
-
-
 def oid(body):
     return tlv(OID, body)
 
