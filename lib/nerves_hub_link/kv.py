@@ -7,6 +7,9 @@ devices, the unix board). A U-Boot-env backed KV plugs in with the same three me
 Helpers read slot-relative keys: ``active_slot(kv)`` ("a" by default) and
 ``active(kv, key)`` = ``kv.get("<slot>.<key>")`` falling back to the global key
 (validation/revert checks over the whole KV are in ``join.py``).
+
+Largest buffer: ``JSONFileKV`` reads and writes the whole KV as one JSON text (a few hundred
+bytes for the ``nerves_fw_*`` keys).
 """
 
 import json
