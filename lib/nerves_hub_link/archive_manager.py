@@ -124,20 +124,24 @@ class ArchiveManager:
         self._timer_token = 0
 
     def usable_keys(self):
+        """The archive keys, else the firmware keys from ``fallback_keys()``."""
         keys = self.keys.list()
         if not keys and self.fallback_keys is not None:
             keys = list(self.fallback_keys())
         return keys
 
     def on_archive_public_keys(self, payload):
+        """Handler for ``archive_public_keys``: replace the keys (never cleared by [])."""
         keys = payload.get("keys") if isinstance(payload, dict) else None
         if not self.keys.replace(keys):
             log.warning("ignoring archive_public_keys without usable keys: %r", keys)
 
     def add_key(self, key):
+        """Trust one more base64 archive public key."""
         self.keys.add(key)
 
     def remove_key(self, key):
+        """Stop trusting an archive public key."""
         self.keys.remove(key)
 
     def on_archive(self, payload):
@@ -150,6 +154,7 @@ class ArchiveManager:
         return self.archive_available(info)
 
     def archive_available(self, info):
+        """Decide on a parsed ``ArchiveInfo`` (see the table); returns the resulting status."""
         if self.status == DOWNLOADING:
             log.info("archive %s ignored: a download is running", info.uuid)
             return self.status

@@ -81,6 +81,7 @@ class Console:
     # ---- state --------------------------------------------------------------------------
 
     def running(self):
+        """True while a shell runs."""
         return self.shell is not None and not self.shell.stopped
 
     def deadline(self):
@@ -153,6 +154,7 @@ class Console:
         return Repl(write, namespace=dict(self.namespace), banner=_banner())
 
     def start(self):
+        """Start a fresh shell (and its inactivity timer)."""
         self.shell = self.shell_factory(self._write)
         self._timed_out = False
         self.sessions += 1
@@ -160,6 +162,7 @@ class Console:
         self.shell.start()
 
     def stop(self):
+        """Stop the shell and drop an unfinished upload."""
         if self.receiver is not None:
             self.receiver.abort()
         close = getattr(self.shell, "close", None)

@@ -98,6 +98,7 @@ class Health:
         return False
 
     def report(self):
+        """The ``health:report`` value (timestamp, metadata, alarms, metrics, checks)."""
         link = self.link
         hal = link.hal if link is not None else None
         metrics = _memory()
@@ -228,6 +229,7 @@ class Extensions:
         self.attach_refs = {}  # ref of an ":attached" push -> name
 
     def join_payload(self):
+        """``{name: version}`` of every offered extension."""
         out = {}
         for name in self.available:
             out[name] = getattr(self.available[name], "version", VERSION)
@@ -243,6 +245,7 @@ class Extensions:
             log.warning("extensions: join reply %r is not a list; nothing attached", response)
 
     def attach(self, names):
+        """Start and announce each named extension (unknown ones get ``:error``)."""
         for name in names:
             if not isinstance(name, str):
                 continue
@@ -265,6 +268,7 @@ class Extensions:
             log.state("extension attached", name)
 
     def detach(self, names):
+        """Stop and announce each named attached extension."""
         for name in names:
             if name in self.attached:
                 self.attached.discard(name)

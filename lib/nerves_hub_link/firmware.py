@@ -30,6 +30,7 @@ REVERTED = "reverted"  # the trial slot used up its boots; the previous slot is 
 
 
 def other_slot(slot):
+    """"b" for "a", else "a"."""
     return "b" if slot == "a" else "a"
 
 
@@ -42,6 +43,7 @@ class Firmware:
 
     # --- reading ------------------------------------------------------------------
     def active(self):
+        """The slot that boots (``nerves_fw_active``, default "a")."""
         s = self.kv.get("nerves_fw_active")
         return s if s else SLOTS[0]
 
@@ -56,9 +58,11 @@ class Firmware:
         return out
 
     def active_uuid(self):
+        """UUID of the firmware in the active slot, or None."""
         return self.kv.get(self.active() + ".nerves_fw_uuid")
 
     def on_trial(self):
+        """True while the booted slot waits for ``mark_valid()``."""
         return self.kv.get("upgrade_available") == "1"
 
     def is_valid(self):
@@ -81,12 +85,14 @@ class Firmware:
                 and bool(self.kv.get(o + "nerves_fw_architecture")))
 
     def bootlimit(self):
+        """Trial boots allowed before the revert (``bootlimit`` key, default 1)."""
         if self._bootlimit is not None:
             return self._bootlimit
         v = self.kv.get("bootlimit")
         return int(v) if v and v.isdigit() and int(v) > 0 else DEFAULT_BOOTLIMIT
 
     def autovalidate(self, slot=None):
+        """True when ``nerves_fw_autovalidate`` (per slot, else global) is "1"."""
         v = self.kv.get((slot or self.active()) + ".nerves_fw_autovalidate")
         if v is None:
             v = self.kv.get("nerves_fw_autovalidate")

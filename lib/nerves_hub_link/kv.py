@@ -81,6 +81,7 @@ class JSONFileKV(MemoryKV):
 
 
 def active_slot(kv):
+    """``nerves_fw_active``, default "a"."""
     return kv.get("nerves_fw_active") or DEFAULT_SLOT
 
 

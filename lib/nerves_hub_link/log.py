@@ -38,6 +38,7 @@ def set_sink(fn):
 
 
 def set_level(level):
+    """Drop lines below ``level`` (DEBUG, INFO, WARNING, ERROR)."""
     global _level
     _level = level
 
@@ -51,6 +52,7 @@ def state(name, detail=None):
 
 
 def log(level, fmt, *args):
+    """``nhl: [level] fmt % args`` when ``level`` passes the filter."""
     if level < _level:
         return
     msg = fmt % args if args else fmt

@@ -32,11 +32,13 @@ class ProgressThrottle:
         self.reset()
 
     def reset(self):
+        """Forget what was sent (a new update starts)."""
         self.last = None
         self.last_ms = 0
         self.pending = None
 
     def offer(self, value, now_ms):
+        """The whole percent to send for ``value`` at ``now_ms``, or None."""
         v = int(value + 0.5) if value >= 0 else 0  # round half up, like Elixir's round/1
         if v > 100:
             v = 100

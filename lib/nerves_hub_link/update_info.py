@@ -81,11 +81,13 @@ class FirmwareMetadata:
 
     @classmethod
     def parse(cls, meta):
+        """From the ``firmware_meta`` map; UpdateError for a non-map or a non-string value."""
         if not isinstance(meta, dict):
             raise UpdateError("firmware_meta must be a map, got %s" % _short(meta))
         return cls(**{k: _opt_str(meta, k, "firmware_meta") for k in META_FIELDS})
 
     def to_dict(self):
+        """Every field, None when absent."""
         return {k: getattr(self, k) for k in META_FIELDS}
 
     def __eq__(self, other):
@@ -115,6 +117,7 @@ class UpdateInfo:
 
     @classmethod
     def parse(cls, payload):
+        """From an ``update`` payload; UpdateError names the offending field."""
         if not isinstance(payload, dict):
             raise UpdateError("update payload must be a map, got %s" % _short(payload))
         for key in ("firmware_url", "firmware_meta"):
@@ -139,6 +142,7 @@ class UpdateInfo:
 
     @property
     def uuid(self):
+        """The firmware UUID (``firmware_meta.uuid``)."""
         return self.firmware_meta.uuid
 
     def __eq__(self, other):
@@ -162,6 +166,7 @@ class ArchiveInfo:
 
     @classmethod
     def parse(cls, payload):
+        """From an ``archive`` payload; UpdateError without a usable ``url``."""
         if not isinstance(payload, dict):
             raise UpdateError("archive payload must be a map, got %s" % _short(payload))
         fields = {}

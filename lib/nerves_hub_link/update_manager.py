@@ -43,10 +43,12 @@ class KeyRing:
             self.add(k)
 
     def add(self, key):
+        """Add a key (non-strings, blanks and duplicates are skipped)."""
         if isinstance(key, str) and key.strip() and key.strip() not in self._keys:
             self._keys.append(key.strip())
 
     def remove(self, key):
+        """Remove a key if present."""
         k = key.strip() if isinstance(key, str) else key
         if k in self._keys:
             self._keys.remove(k)
@@ -62,6 +64,7 @@ class KeyRing:
         return True
 
     def list(self):
+        """A copy of the keys, in order."""
         return list(self._keys)
 
     def __len__(self):
@@ -197,17 +200,21 @@ class UpdateManager:
             log.warning("ignoring fwup_public_keys without usable keys: %r", keys)
 
     def add_key(self, key):
+        """Trust one more base64 firmware public key."""
         self.keys.add(key)
 
     def remove_key(self, key):
+        """Stop trusting a firmware public key."""
         self.keys.remove(key)
 
     @property
     def currently_downloading_uuid(self):
+        """UUID of the firmware being applied, or None."""
         return self.update_info.firmware_meta.uuid if self.update_info else None
 
     # --- decisions ------------------------------------------------------------------
     def apply_update(self, info):
+        """Decide on a parsed ``UpdateInfo`` (see the table); returns the resulting status."""
         if self.status == UPDATING:
             log.info("update %s ignored: an update is already running", info.uuid)
             return self.status
