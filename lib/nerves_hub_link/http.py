@@ -382,8 +382,10 @@ class HTTPResponseParser:
         if no_body:
             self.state = DONE
         elif te is not None:
-            if te.lower().split(",")[-1].strip() != "chunked":
-                raise _err("unsupported transfer-encoding %r" % te[:32])
+            # only plain chunked: we cannot undo another coding (gzip, ...) applied before it
+            if [c.strip() for c in te.lower().split(",") if c.strip()] != ["chunked"]:
+                raise _err("unsupported transfer-encoding %r" % te[:32],
+                           hint="only 'chunked' is supported")
             self.state = CHUNK_SIZE
         elif cls:
             values = []

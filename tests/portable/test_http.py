@@ -140,6 +140,9 @@ def test_malformed_heads():
     _bad(b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "content-length")
     _bad(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", "conflicting")
     _bad(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", "transfer-encoding")
+    # regression: only the last coding was checked, so a gzip body inside chunked framing
+    # was passed on as if it were the plain body
+    _bad(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "transfer-encoding")
     _bad(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "chunk size")
     _bad(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\naXY", "CRLF")
 
