@@ -327,6 +327,8 @@ def attach(link, extensions=None, metrics=(), geo_resolver=None):
         old.available = {}
         for e in extensions:
             old.available[e.name] = e
+        # an attached extension that is no longer offered cannot answer: detach it silently
+        old.attached = set(n for n in old.attached if n in old.available)
         return old
     ext = Extensions(lambda event, payload: link.push("extensions", event, payload),
                      extensions)

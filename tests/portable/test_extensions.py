@@ -207,6 +207,17 @@ def test_error_reply_detach_to_attached_push():
     assert e.attached == {"health"}
 
 
+def test_attach_again_drops_attached_extensions_no_longer_offered():
+    # regression: an extension still attached but no longer offered raised KeyError on its
+    # next message or detach
+    link, e = _attached(["health", "geo"])
+    ext.attach(link, extensions=[ext.Geo()])
+    n = len(link.pushes)
+    assert link.handlers[("extensions", "*")]("health:check", {}) is None
+    link.handlers[("extensions", "*")]("detach", {"extensions": ["health"]})
+    assert len(link.pushes) == n and e.attached == {"geo"}
+
+
 def test_unknown_extension_event_is_ignored():
     link, e = _attached()
     n = len(link.pushes)
