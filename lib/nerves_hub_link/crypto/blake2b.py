@@ -11,7 +11,6 @@ block and a 752-byte viper state.
 
 import struct
 
-from nerves_hub_link.crypto import _emit
 from nerves_hub_link.errors import CryptoError
 
 _M64 = 0xFFFFFFFFFFFFFFFF
@@ -35,17 +34,17 @@ SIGMA = (
 )
 
 
+_G_IDX = (
+    (0, 4, 8, 12), (1, 5, 9, 13), (2, 6, 10, 14), (3, 7, 11, 15),
+    (0, 5, 10, 15), (1, 6, 11, 12), (2, 7, 8, 13), (3, 4, 9, 14),
+)
+
+
 def check_params(digest_size, key):
     if not 1 <= digest_size <= 64:
         raise CryptoError("BLAKE2b digest_size must be 1..64, got %r" % (digest_size,))
     if len(key) > 64:
         raise CryptoError("BLAKE2b key must be at most 64 bytes, got %d" % len(key))
-
-
-_G_IDX = (
-    (0, 4, 8, 12), (1, 5, 9, 13), (2, 6, 10, 14), (3, 7, 11, 15),
-    (0, 5, 10, 15), (1, 6, 11, 12), (2, 7, 8, 13), (3, 4, 9, 14),
-)
 
 
 # -- viper variant --------------------------------------------------------------
@@ -56,17 +55,6 @@ _ST_WORDS = 188
 _SIGMA_AT = 400
 _GIDX_AT = 720
 SMALL_HEAP = 320 * 1024  # below this heap size boards compile the small-source variant
-
-
-def _template_state():
-    st = bytearray(4 * _ST_WORDS)
-    for i in range(8):
-        struct.pack_into("<II", st, 8 * i, IV[i] & 0xFFFFFFFF, IV[i] >> 32)
-        struct.pack_into("<II", st, 4 * 84 + 8 * i, IV[i] & 0xFFFFFFFF, IV[i] >> 32)
-    struct.pack_into("<I", st, 4 * 83, 128)
-    st[_SIGMA_AT:_SIGMA_AT + 192] = SIGMA + SIGMA[:32]
-    st[_GIDX_AT:_GIDX_AT + 32] = bytes([x for g in _G_IDX for x in g])
-    return st
 
 
 class _Blake2bViperBase:
@@ -132,31 +120,30 @@ def _viper_class(name, fn):
     return type(name, (_Blake2bViperBase,), {"_blocks": staticmethod(fn)})
 
 
-def _build(kind):
-    """Compile one viper variant: "fast" (per ``_emit.WIDE``), "narrow" or "small"."""
-    from nerves_hub_link.crypto import blake2b_src
-
-    if kind == "small":
-        src = blake2b_src.small_source(_emit.WIDE)
-    else:
-        src = blake2b_src._source_for(_emit.WIDE and kind == "fast")
-    blake2b_src = None  # noqa: F841
-    _emit.unload("nerves_hub_link.crypto.blake2b_src")
-    return _emit.build(src, "blocks")
-
-
 def _setup():
     global _TEMPLATE, Blake2b
-    fast = None
-    small = False
-    if _emit.USABLE:
-        small = _emit.heap_size() < SMALL_HEAP
-        fast = _build("small" if small else "fast")
-    if fast is None:
+    from nerves_hub_link.crypto import blake2b_src
+
+    made = blake2b_src.setup(SMALL_HEAP)
+    blake2b_src = None  # noqa: F841 (drop the last reference before unloading)
+    # the generator and the emitter helpers are needed only while compiling
+    _unload("nerves_hub_link.crypto.blake2b_src")
+    _unload("nerves_hub_link.crypto._emit")
+    if made is None:
         Blake2b = __getattr__("Blake2bPlain")
         return
-    _TEMPLATE = _template_state()
-    Blake2b = _viper_class("Blake2bViperSmall" if small else "Blake2bViper", fast)
+    _TEMPLATE = made[2]
+    Blake2b = _viper_class(made[0], made[1])
+
+
+def _unload(name):
+    import sys
+
+    if sys.implementation.name == "micropython" and sys.modules.pop(name, None) is not None:
+        try:
+            delattr(sys.modules["nerves_hub_link.crypto"], name[23:])
+        except (AttributeError, KeyError):
+            pass
 
 
 def implementations():
@@ -169,10 +156,12 @@ def implementations():
     if Blake2b is plain:
         return [plain]
     if not _extra:
+        from nerves_hub_link.crypto import _emit, blake2b_src
+
         if _emit.WIDE:
-            _extra.append(_viper_class("Blake2bViper32", _build("narrow")))
+            _extra.append(_viper_class("Blake2bViper32", blake2b_src.build("narrow")))
         if Blake2b.__name__ != "Blake2bViperSmall":
-            _extra.append(_viper_class("Blake2bViperSmall", _build("small")))
+            _extra.append(_viper_class("Blake2bViperSmall", blake2b_src.build("small")))
     return [plain, Blake2b] + _extra
 
 
@@ -180,7 +169,8 @@ def __getattr__(name):
     # the plain class and the source generator are separate modules, loaded on demand
     if name in ("Blake2bPlain", "_compress"):
         from nerves_hub_link.crypto import blake2b_plain as mod
-    elif name in ("_viper_source", "_source_for", "_rotate_rows", "small_source"):
+    elif name in ("_viper_source", "_source_for", "_rotate_rows", "small_source",
+                  "_template_state"):
         from nerves_hub_link.crypto import blake2b_src as mod
     else:
         raise AttributeError(name)

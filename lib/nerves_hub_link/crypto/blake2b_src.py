@@ -10,11 +10,21 @@ and then drops it. Three shapes of ``blocks(st, data, off, n)``:
 * ``small_source(wide)``: one G in a loop over an index table, v kept in the state array:
   about a third of the source, so compiling it fits a small heap; slower.
 
+Also the set-up ``blake2b`` runs once (``setup``, ``build``, the template state).
 No buffers: the source text (up to 13 kB) is the largest object.
 """
 
+import struct
+
 from nerves_hub_link.crypto import _emit
-from nerves_hub_link.crypto.blake2b import _G_IDX
+from nerves_hub_link.crypto.blake2b import (
+    _G_IDX,
+    _GIDX_AT,
+    _SIGMA_AT,
+    _ST_WORDS,
+    IV,
+    SIGMA,
+)
 
 
 def _rotate_rows(o, ind, forward):
@@ -223,3 +233,35 @@ def blocks(st: ptr32, data: ptr8, off: int, nblocks: int):
             i += 1
         blk += 1
 """
+
+
+def _template_state():
+    st = bytearray(4 * _ST_WORDS)
+    for i in range(8):
+        struct.pack_into("<II", st, 8 * i, IV[i] & 0xFFFFFFFF, IV[i] >> 32)
+        struct.pack_into("<II", st, 4 * 84 + 8 * i, IV[i] & 0xFFFFFFFF, IV[i] >> 32)
+    struct.pack_into("<I", st, 4 * 83, 128)
+    st[_SIGMA_AT:_SIGMA_AT + 192] = SIGMA + SIGMA[:32]
+    st[_GIDX_AT:_GIDX_AT + 32] = bytes([x for g in _G_IDX for x in g])
+    return st
+
+
+def build(kind):
+    """Compile one viper variant: "fast" (per ``_emit.WIDE``), "narrow" or "small"."""
+    if kind == "small":
+        src = small_source(_emit.WIDE)
+    else:
+        src = _source_for(_emit.WIDE and kind == "fast")
+    return _emit.build(src, "blocks")
+
+
+def setup(small_heap):
+    """``blake2b``'s choice: (class name, compiled ``blocks``, template state) of the viper
+    variant for this heap (the small one under ``small_heap`` bytes), or None (no viper)."""
+    if not _emit.USABLE:
+        return None
+    small = _emit.heap_size() < small_heap
+    fn = build("small" if small else "fast")
+    if fn is None:
+        return None
+    return ("Blake2bViperSmall" if small else "Blake2bViper", fn, _template_state())

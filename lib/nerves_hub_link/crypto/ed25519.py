@@ -172,10 +172,12 @@ def _base():
 
 
 def _wnaf(k, w):
-    """Signed digits of k (least significant first), odd digits |d| < 2**(w-1)."""
-    out = []
+    """Signed digits of k (least significant first), odd digits |d| < 2**(w-1), stored as
+    d + 16 in a bytearray (256 bytes in one piece, not a 2 KiB list), and their count."""
+    out = bytearray(b"\x10" * 256)  # digit 0 everywhere
     full = 1 << w
     half = 1 << (w - 1)
+    n = 0
     while k:
         if k & 1:
             d = k & (full - 1)
@@ -184,28 +186,26 @@ def _wnaf(k, w):
             k -= d
         else:
             d = 0
-        out.append(d)
+        out[n] = d + 16
+        n += 1
         k >>= 1
-    return out
+    return out, n
 
 
 def _double_scalar(s, k, a_table):
     """[s]B + [k]A, with a_table = cached odd multiples of A."""
-    ns = _wnaf(s, W_BASE)
-    nk = _wnaf(k, W_VAR)
+    ns, n1 = _wnaf(s, W_BASE)
+    nk, n2 = _wnaf(k, W_VAR)
     btab = _base()
-    n = max(len(ns), len(nk))
-    ns.extend([0] * (n - len(ns)))
-    nk.extend([0] * (n - len(nk)))
     q = _IDENTITY
-    for i in range(n - 1, -1, -1):
+    for i in range(max(n1, n2) - 1, -1, -1):
         q = _double(q)
-        d = ns[i]
+        d = ns[i] - 16
         if d > 0:
             q = _add_affine(q, btab[d >> 1])
         elif d < 0:
             q = _sub_affine(q, btab[(-d) >> 1])
-        d = nk[i]
+        d = nk[i] - 16
         if d > 0:
             q = _add_cached(q, a_table[d >> 1])
         elif d < 0:
@@ -216,10 +216,10 @@ def _double_scalar(s, k, a_table):
 def _base_mult(s):
     q = _IDENTITY
     tab = _base()
-    digits = _wnaf(s, W_BASE)
-    for i in range(len(digits) - 1, -1, -1):
+    digits, n = _wnaf(s, W_BASE)
+    for i in range(n - 1, -1, -1):
         q = _double(q)
-        d = digits[i]
+        d = digits[i] - 16
         if d > 0:
             q = _add_affine(q, tab[d >> 1])
         elif d < 0:

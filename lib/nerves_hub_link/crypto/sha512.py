@@ -43,13 +43,15 @@ K = (
 
 
 def _compress(h, block):
-    w = [int.from_bytes(block[i:i + 8], "big") for i in range(0, 128, 8)]
+    w = [0] * 80  # sized once: no list growth (1 KiB blocks) on a fragmented heap
+    for i in range(16):
+        w[i] = int.from_bytes(block[8 * i:8 * i + 8], "big")
     for i in range(16, 80):
         x = w[i - 15]
         s0 = ((x >> 1) | (x << 63)) ^ ((x >> 8) | (x << 56)) ^ (x >> 7)
         x = w[i - 2]
         s1 = ((x >> 19) | (x << 45)) ^ ((x >> 61) | (x << 3)) ^ (x >> 6)
-        w.append((w[i - 16] + (s0 & _M64) + w[i - 7] + (s1 & _M64)) & _M64)
+        w[i] = (w[i - 16] + (s0 & _M64) + w[i - 7] + (s1 & _M64)) & _M64
     a, b, c, d, e, f, g, hh = h
     for i in range(80):
         s1 = ((e >> 14) | (e << 50)) ^ ((e >> 18) | (e << 46)) ^ ((e >> 41) | (e << 23))

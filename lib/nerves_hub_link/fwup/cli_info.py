@@ -3,7 +3,7 @@ apply never loads them. Largest buffer: ``cli``'s input piece.
 """
 
 from nerves_hub_link.errors import NervesHubError
-from nerves_hub_link.fwup.cli import _env, _keys, _open_input, _run_archive
+from nerves_hub_link.fwup.cli_apply import _env, _keys, _open_input, _run_archive
 
 
 def run(opts, out):

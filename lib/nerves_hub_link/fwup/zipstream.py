@@ -91,10 +91,15 @@ def reserve_window():
         import gc
 
         gc.collect()
-        try:
-            _reserve = bytearray(RESERVE)
-        except MemoryError:
-            _reserve = None
+        # an inflater leaves a hole of state + window only (small objects may have taken the
+        # rest of the old reserve): take the biggest block that fits, down to the window alone
+        n = RESERVE
+        while n >= 32768:
+            try:
+                _reserve = bytearray(n)
+                return
+            except MemoryError:
+                n -= 256
 
 
 def release_window():
