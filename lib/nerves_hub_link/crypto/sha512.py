@@ -1,15 +1,15 @@
 """SHA-512 (FIPS 180-4), pure Python, streaming.
 
 ``Sha512Plain()`` has ``update(data)`` and ``digest()`` (once). ``Sha512`` is the
-fastest pure variant on this interpreter: ``Sha512Viper`` (32-bit word halves,
-compiled at import from ``sha512_src``'s source) on MicroPython with the viper emitter and
-a heap of at least ``SMALL_HEAP``, else ``Sha512Plain``.
+fastest pure variant on this interpreter: ``Sha512Viper`` (``sha512_viper``: 32-bit word
+halves, compiled at import from ``sha512_src``'s source) on MicroPython with the viper
+emitter and a heap of at least ``SMALL_HEAP``, else ``Sha512Plain`` (then no viper code is
+loaded).
 Largest buffers: a 128-byte block plus the 80-word schedule (viper state 1344 bytes).
 """
 
-import struct
+import sys
 
-from nerves_hub_link.crypto import _emit
 from nerves_hub_link.errors import CryptoError
 
 _M64 = 0xFFFFFFFFFFFFFFFF
@@ -113,92 +113,33 @@ class Sha512Plain:
         return b"".join(x.to_bytes(8, "big") for x in self._h)
 
 
-# -- viper variant --------------------------------------------------------------
-# State words (32-bit, (lo, hi) pairs): H 0..15, W 16..175, K 176..335.
-_ST_WORDS = 336
-
-
-def _template_state():
-    st = bytearray(4 * _ST_WORDS)
-    for i in range(8):
-        struct.pack_into("<II", st, 8 * i, IV[i] & 0xFFFFFFFF, IV[i] >> 32)
-    for i in range(80):
-        struct.pack_into("<II", st, 4 * 176 + 8 * i, K[i] & 0xFFFFFFFF, K[i] >> 32)
-    return st
-
-
-class _Sha512ViperBase:
-    digest_size = 64
-    block_size = 128
-    _blocks = None
-
-    def __init__(self, data=None):
-        self._st = bytearray(_TEMPLATE)
-        self._buf = bytearray(128)
-        self._n = 0
-        self._len = 0
-        self._done = False
-        if data:
-            self.update(data)
-
-    def update(self, data):
-        if self._done:
-            raise CryptoError("SHA-512: update() after digest()")
-        n = len(data)
-        self._len += n
-        pos = 0
-        if self._n:
-            take = min(128 - self._n, n)
-            self._buf[self._n:self._n + take] = memoryview(data)[:take]
-            self._n += take
-            if self._n < 128:
-                return
-            self._blocks(self._st, self._buf, 0, 1)
-            self._n = 0
-            pos = take
-        full = (n - pos) >> 7
-        if full:
-            self._blocks(self._st, data, pos, full)
-            pos += full << 7
-        if pos < n:
-            self._buf[0:n - pos] = memoryview(data)[pos:]
-            self._n = n - pos
-
-    def digest(self):
-        if self._done:
-            raise CryptoError("SHA-512: digest() called twice")
-        bits = self._len * 8
-        pad = 111 - self._n if self._n < 112 else 239 - self._n
-        self.update(b"\x80" + bytes(pad) + bits.to_bytes(16, "big"))
-        self._done = True
-        w = struct.unpack_from("<16I", self._st, 0)
-        return struct.pack(">16I", *[w[i ^ 1] for i in range(16)])
-
-
-_TEMPLATE = None
+_TEMPLATE = None  # the viper state template (sha512_viper)
 Sha512 = Sha512Plain
 SMALL_HEAP = 320 * 1024  # below this heap size the plain code is used (nothing compiled)
 _narrow = []
 
 
-def _build(wide):
-    from nerves_hub_link.crypto import sha512_src
+def _viper_heap():
+    """MicroPython (little-endian) with a heap of at least SMALL_HEAP bytes?"""
+    if sys.implementation.name != "micropython" or sys.byteorder != "little":
+        return False
+    import gc
 
-    src = sha512_src._source_for(wide)
-    sha512_src = None  # noqa: F841
-    _emit.unload("nerves_hub_link.crypto.sha512_src")
-    return _emit.build(src, "blocks")
+    return gc.mem_alloc() + gc.mem_free() >= SMALL_HEAP
 
 
 def _setup():
     global _TEMPLATE, Sha512
-    if not _emit.USABLE or _emit.heap_size() < SMALL_HEAP:
+    if not _viper_heap():
+        return  # small heaps: the plain code, no viper module loaded
+    from nerves_hub_link.crypto import _emit, sha512_viper
+
+    _TEMPLATE = sha512_viper._template_state()
+    cls = sha512_viper.make("Sha512Viper", _emit.WIDE)
+    if cls is None:
+        _TEMPLATE = None
         return
-    fast = _build(_emit.WIDE)
-    if fast is None:
-        return
-    _TEMPLATE = _template_state()
-    Sha512 = type("Sha512Viper", (_Sha512ViperBase,), {"_blocks": staticmethod(fast)})
+    Sha512 = cls
 
 
 def implementations():
@@ -209,19 +150,23 @@ def implementations():
     """
     if Sha512 is Sha512Plain:
         return [Sha512Plain]
+    from nerves_hub_link.crypto import _emit, sha512_viper
+
     if _emit.WIDE and not _narrow:
-        narrow = _build(False)
-        _narrow.append(type("Sha512Viper32", (_Sha512ViperBase,),
-                            {"_blocks": staticmethod(narrow)}))
+        _narrow.append(sha512_viper.make("Sha512Viper32", False))
     return [Sha512Plain, Sha512] + _narrow
 
 
 def __getattr__(name):
-    # the viper source generator is a separate module, loaded on demand
+    # the viper class and its source generator are separate modules, loaded on demand
     if name in ("_viper_source", "_source_for", "_rot", "_sigma"):
         from nerves_hub_link.crypto import sha512_src
 
         return getattr(sha512_src, name)
+    if name in ("_template_state", "_Sha512ViperBase", "_ST_WORDS"):
+        from nerves_hub_link.crypto import sha512_viper
+
+        return getattr(sha512_viper, name)
     raise AttributeError(name)
 
 
