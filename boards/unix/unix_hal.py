@@ -2,14 +2,17 @@
 
 TLS uses ``tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)`` (CERT_REQUIRED) with DER material
 (this port's mbedTLS build cannot parse PEM; ``config.read_der`` converts PEM files) and
-``server_hostname`` for SNI and host-name verification. ``ticks_ms`` never wraps (it
-accumulates ``time.ticks_diff``). ``reboot`` calls ``on_reboot`` (``main.py`` stops the
-link and restarts or exits).
+``server_hostname`` for SNI and host-name verification. A TLS connection's reader is a
+``TLSStream``: it sees the server's close as end of stream at once (see there). ``ticks_ms``
+never wraps (it accumulates ``time.ticks_diff``). ``reboot`` calls ``on_reboot``
+(``main.py`` stops the link and restarts or exits).
+Largest buffer: one ``read(n)`` (the caller's *n*).
 """
 
 import asyncio
 import os
 import time
+from asyncio import core as _core  # the I/O queue asyncio.Stream waits on
 
 import tls
 from nerves_hub_link import log
@@ -25,6 +28,39 @@ DEFAULT_KV = {
     "a.nerves_fw_architecture": "micropython",
     "a.nerves_fw_uuid": "00000000-0000-0000-0000-000000000000",
 }
+
+
+class TLSStream(asyncio.StreamReader):
+    """An asyncio stream over a ``tls`` socket whose ``read`` reports the peer's close at once.
+
+    ``asyncio.Stream.read(n)`` calls the socket's ``read``, which loops until it has *n*
+    bytes. When the server's close_notify arrives in the same segment as the last record,
+    mbedTLS reports the end inside that loop, the loop returns the bytes it has, and the end
+    is lost: the alert is consumed and the TCP connection stays open (asyncio's SSL transport
+    waits up to 30 s for our close_notify), so later reads find nothing until a timeout.
+    ``recv`` reads once, so the end comes back as ``b""``. A TCP reset still raises
+    ``OSError`` (ECONNRESET), a FIN without close_notify reads as ``b""`` either way.
+    A ``tls`` module without ``recv`` (built without DTLS) falls back to ``read``.
+    """
+
+    def __init__(self, s, e=None):
+        super().__init__(s, e or {})
+        self._read_once = getattr(s, "recv", None) or s.read
+
+    def read(self, n=-1):
+        # a generator like asyncio.Stream.read: each yield parks the task until readable
+        if n < 0:
+            n = 4096
+        while True:
+            yield _core._io_queue.queue_read(self.s)
+            data = self._read_once(n)
+            if data is not None:
+                return data
+
+    def readinto(self, buf):
+        data = yield from self.read(len(buf))
+        buf[:len(data)] = data
+        return len(data)
 
 
 class TLS:
@@ -82,8 +118,10 @@ class UnixHAL:
         try:
             if tls_ is None:
                 return await asyncio.open_connection(host, port)
-            return await asyncio.open_connection(host, port, ssl=tls_.context,
-                                                 server_hostname=tls_.server_name or host)
+            stream, _ = await asyncio.open_connection(host, port, ssl=tls_.context,
+                                                      server_hostname=tls_.server_name or host)
+            stream = TLSStream(stream.s, stream.e)
+            return stream, stream
         except OSError as e:
             code = e.args[0] if e.args else e
             if isinstance(code, int) and code < 0:
