@@ -214,6 +214,7 @@ def run(board, config_path=DEFAULT_CONFIG, app=None, client=None):
     hal = BoardHAL(board, cfg.data_path)
     link = Link(cfg, hal, client if client is not None else getattr(app, "client", None))
     update_manager.attach(link, hal, cfg, firmware=BoardFirmware(board), dev=board.dev,
+                          retry=cfg.download_retry(),
                           make_applier=applier_factory(board, cfg.fwup_task,
                                                        cfg.fwup_env or None))
 

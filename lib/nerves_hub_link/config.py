@@ -28,6 +28,7 @@ a secret) raise ``ConfigError``. Relative file paths are relative to the JSON fi
 | heartbeat_interval_ms | 30000 | Phoenix heartbeat period, 0 = off |
 | rejoin_after_ms | [5000] | delays before rejoining a closed topic |
 | connect_timeout_ms | 15000 | TCP+TLS+upgrade deadline |
+| download | {} | firmware and archive download retries (NervesHubLink's ``fwup`` downloader options): {"max_disconnects": 10, "idle_timeout_ms": 60000, "max_timeout_ms": 86400000, "time_between_retries_ms": 15000, "worst_case_download_speed": 30000} (bit/s); a missing or bad key keeps its default |
 | shared_secret | {} | {"key"/"product_key", "secret"/"product_secret", "identifier", "digest", "iterations", "length"} |
 | identifier | null | device serial number (default identifier for shared secrets) |
 | ca_certs / cert / key | null | PEM or DER files: server CA(s), client certificate and key |
@@ -81,6 +82,7 @@ FIELDS = {
     "heartbeat_interval_ms": (_INT, 30000),
     "rejoin_after_ms": ("ms-list", [5000]),
     "connect_timeout_ms": (_PINT, 15000),
+    "download": (_DICT, {}),
     "shared_secret": (_DICT, {}),
     "identifier": (_OSTR, None),
     "ca_certs": (_OSTR, None),
@@ -91,6 +93,14 @@ FIELDS = {
 }
 ALIASES = {"remote_iex": "remote_console", "remote_iex_timeout": "remote_console_timeout_s",
            "heartbeat_interval_msec": "heartbeat_interval_ms", "rejoin_after": "rejoin_after_ms"}
+# download key -> (download.RetryConfig option, kind); times in ms like the rest of the config
+DOWNLOAD_KEYS = {
+    "max_disconnects": ("max_disconnects", _PINT),
+    "idle_timeout_ms": ("idle_timeout", _PINT),
+    "max_timeout_ms": ("max_timeout", _PINT),
+    "time_between_retries_ms": ("time_between_retries", _INT),
+    "worst_case_download_speed": ("worst_case_download_speed", _PINT),
+}
 PATH_FIELDS = ("data_path", "block_device", "ca_certs", "cert", "key")
 LOG_LEVELS = {"debug": log.DEBUG, "info": log.INFO, "warning": log.WARNING, "error": log.ERROR}
 
@@ -199,6 +209,17 @@ class Config:
                 log.warning("config: socket.reconnect_after_ms=%r is not a list of positive ms;"
                             " using the default backoff", sock["reconnect_after_ms"])
             sock["reconnect_after_ms"] = lst
+        dl = self.download = dict(self.download)
+        for k in list(dl):
+            spec = DOWNLOAD_KEYS.get(k)
+            if spec is None:
+                log.warning("config: download.%s unknown, ignored (known: %s)",
+                            k, ", ".join(sorted(DOWNLOAD_KEYS)))
+                del dl[k]
+            elif not _ok(spec[1], dl[k]):
+                log.warning("config: download.%s=%r is not %s; using the default", k, dl[k],
+                            spec[1])
+                del dl[k]
         if self.log_level not in LOG_LEVELS:
             log.warning("config: log_level=%r unknown; using info", self.log_level)
             self.log_level = "info"
@@ -265,6 +286,15 @@ class Config:
 
     def reconnect_after_ms(self):
         return self.socket.get("reconnect_after_ms")
+
+    def download_retry(self):
+        """The downloader's ``RetryConfig`` from ``download`` (defaults for missing keys)."""
+        from nerves_hub_link.download import RetryConfig
+
+        opts = {}
+        for k in self.download:
+            opts[DOWNLOAD_KEYS[k][0]] = self.download[k]
+        return RetryConfig(warn=log.warning, **opts)
 
     def log_level_value(self):
         return LOG_LEVELS[self.log_level]

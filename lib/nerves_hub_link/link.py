@@ -744,7 +744,8 @@ def make_device(config, hal, client=None, env_kv=None):
     """A ready ``Link`` for a device: runs the configurator hook and validates the config,
     opens ``block_device`` through the HAL, puts the firmware KV in its U-Boot environment
     when ``uboot_env`` is set (``env_kv(dev, offset, count[, redundant])`` comes from the
-    port), else uses ``hal.kv``, and attaches the update and archive managers."""
+    port), else uses ``hal.kv``, and attaches the update and archive managers (download
+    retries from the config's ``download``)."""
     from nerves_hub_link import update_manager
     from nerves_hub_link.config import build
     from nerves_hub_link.errors import ConfigError
@@ -762,7 +763,7 @@ def make_device(config, hal, client=None, env_kv=None):
                               hint="remove uboot_env to use kv.json in data_path")
         kv = env_kv(dev, *config.uboot_env)
     link = Link(config, hal, client, kv=kv)
-    update_manager.attach(link, hal, dev=dev)
+    update_manager.attach(link, hal, dev=dev, retry=config.download_retry())
     return link
 
 
