@@ -3,10 +3,12 @@
 Both interpreters (real device processes): random disconnects, hub restarts and silent
 stretches longer than the heartbeat timeout, in a seeded random order; NH1 clock skew inside
 and outside the tolerance; duplicate `update` pushes to a device without an update manager.
-CPython with the full update path (in-process device over a flash image, short retry
-timings): stalls longer than ``idle_timeout``, a trickle just under it, truncated bodies, a
-hub restart in the middle of a download and duplicate `update` messages. Every update must
-end on the new slot with the image our fwup CLI makes, or not start at all."""
+Both interpreters with the full update path (device processes whose short retry timings
+come from the config's ``download`` object): a stall longer than ``idle_timeout``, truncated
+bodies (resumed at once, not after ``idle_timeout``), duplicate `update` messages. CPython
+in process (device over a flash image): a trickle just under ``idle_timeout`` and a hub
+restart in the middle of a download. Every update must end on the new slot with the image
+our fwup CLI makes, or not start at all."""
 
 import os
 import random
@@ -121,15 +123,36 @@ def wait_on_v2(hub, d, timeout=40, completed=1):
     assert statuses(hub).count("completed") in (completed, 1) and "failed" not in statuses(hub)
 
 
-def test_stall_longer_than_idle_timeout_resumes(hub, device, releases):
-    d = device()
-    wait_joined(hub, 1)
-    fw, _ = offer(hub, releases["v2"], "stall.fw",
-                  [{"stall": True, "stall_after": 40000, "stall_s": 30}])
-    wait_on_v2(hub, d)
+def _flash_device_config(hub, releases, tmp_path, name, **extra):
+    """A device process's config over a v1 flash image (U-Boot env KV in the image)."""
+    flash = provision(str(tmp_path / "flash.img"), releases["v1"], releases["pub"])
+    cfg = device_config(hub, str(tmp_path), name, identifier=IDENT, block_device=flash,
+                        uboot_env=[ENV_OFFSET, ENV_COUNT, ENV_REDUND],
+                        fwup_public_keys=[releases["key"]], **extra)
+    return cfg, flash
+
+
+@pytest.mark.parametrize("interp", INTERPS)
+def test_stall_longer_than_idle_timeout_resumes(interp, hub, releases, tmp_path):
+    # idle_timeout from the device config (`nhl device` / boards/unix/main.py -> make_device)
+    cfg, flash = _flash_device_config(hub, releases, tmp_path, "stall", download={
+        "idle_timeout_ms": IDLE_MS, "time_between_retries_ms": 20})
+    dev = DeviceProcess(interp, cfg)
+    try:
+        wait_joined(hub, 1)
+        fw, _ = offer(hub, releases["v2"], "stall.fw",
+                      [{"stall": True, "stall_after": 40000, "stall_s": 30}])
+        dev.wait_line(r"^nhl: rebooting", timeout=120)
+        assert dev.wait_exit(20) == 0
+    finally:
+        dev.stop()
     reqs = hub.run(lambda: list(fw.requests))
     assert [r["status"] for r in reqs] == [200, 206], reqs
     assert reqs[1]["range"] == "bytes=%d-" % reqs[0]["sent"], reqs
+    assert dev.count(r"download interrupted \(idle_timeout\), retry 1 in 20 ms") == 1
+    assert statuses(hub).count("completed") == 1 and "failed" not in statuses(hub)
+    assert read_env(flash)["nerves_fw_active"] == "b"
+    assert dev.count("Traceback") == 0
 
 
 def test_trickle_under_idle_timeout_is_not_dropped(hub, device, releases):
@@ -144,16 +167,30 @@ def test_trickle_under_idle_timeout_is_not_dropped(hub, device, releases):
     assert [r["status"] for r in reqs] == [200], reqs
 
 
-def test_truncated_bodies_resume_to_the_right_image(hub, device, releases):
-    d = device()
-    wait_joined(hub, 1)
+@pytest.mark.parametrize("interp", INTERPS)
+def test_truncated_bodies_resume_at_once(interp, hub, releases, tmp_path):
+    # the hub closes TLS (close_notify, then waits for the device's) after a few bytes; with a
+    # 30 s idle_timeout, four drops finish well inside the deadline only if each close is
+    # seen as end of stream at once (on MicroPython it once waited for idle_timeout)
+    cfg, flash = _flash_device_config(hub, releases, tmp_path, "trunc", download={
+        "idle_timeout_ms": 30000, "time_between_retries_ms": 20})
+    dev = DeviceProcess(interp, cfg)
     size = os.path.getsize(releases["v2"])
     rnd = random.Random(11)
     faults = [{"drop_after": rnd.randrange(1, size // 8)} for _ in range(4)]
-    fw, _ = offer(hub, releases["v2"], "trunc.fw", faults)
-    wait_on_v2(hub, d)
+    try:
+        wait_joined(hub, 1)
+        fw, _ = offer(hub, releases["v2"], "trunc.fw", faults)
+        dev.wait_line(r"^nhl: rebooting", timeout=60)
+        assert dev.wait_exit(20) == 0
+    finally:
+        dev.stop()
     reqs = hub.run(lambda: list(fw.requests))
     assert [r["status"] for r in reqs] == [200, 206, 206, 206, 206], reqs
+    assert dev.count(r"download interrupted \(connection_closed\)") == 4
+    assert dev.count("idle_timeout") == 0
+    assert statuses(hub).count("completed") == 1 and "failed" not in statuses(hub)
+    assert read_env(flash)["nerves_fw_active"] == "b"
 
 
 def test_hub_restart_during_download(hub, device, releases):
@@ -175,10 +212,7 @@ def test_hub_restart_during_download(hub, device, releases):
 def test_duplicate_update_messages_apply_once(interp, hub, releases, tmp_path):
     # a real device process on each interpreter; the same `update` arrives three times, the
     # copies while the first download is still running
-    flash = provision(str(tmp_path / "flash.img"), releases["v1"], releases["pub"])
-    cfg = device_config(hub, str(tmp_path), "dup", identifier=IDENT, block_device=flash,
-                        uboot_env=[ENV_OFFSET, ENV_COUNT, ENV_REDUND],
-                        fwup_public_keys=[releases["key"]])
+    cfg, flash = _flash_device_config(hub, releases, tmp_path, "dup")
     dev = DeviceProcess(interp, cfg)
     try:
         wait_joined(hub, 1)
