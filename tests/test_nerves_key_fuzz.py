@@ -1,7 +1,8 @@
 """Hypothesis fuzz of the NervesKey driver: compressed certificates, OTP/config images and
-arbitrary I2C responses only ever raise our own exceptions."""
+arbitrary I2C responses only ever raise our own exceptions. SOAK=1 runs 10 000 examples each."""
 
 import json
+import os
 
 from cryptography import x509
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +16,11 @@ with open("tests/fixtures/nerves-key/vectors.json") as f:
 SIGNER_PUB = bytes.fromhex(V["signer_public_key_raw"])
 DEVICE_PUB = bytes.fromhex(V["device_public_key_raw"])
 SN = bytes.fromhex(V["device_sn"])
+SOAK = os.environ.get("SOAK") == "1"
+
+
+def examples(ci):
+    return 10000 if SOAK else ci
 
 
 def compressed(trailer):
@@ -25,7 +31,7 @@ def compressed(trailer):
     )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(compressed(certs.DEVICE_TRAILER), st.text(max_size=48))
 def test_device_cert_fuzz(comp, mfg):
     try:
@@ -38,7 +44,7 @@ def test_device_cert_fuzz(comp, mfg):
     assert cert.signature_hash_algorithm.name == "sha256"
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(compressed(certs.SIGNER_TRAILER))
 def test_signer_cert_fuzz(comp):
     try:
@@ -50,7 +56,7 @@ def test_signer_cert_fuzz(comp):
     assert x509.load_der_x509_certificate(der).serial_number > 0
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.binary(min_size=0, max_size=70))
 def test_otp_and_config_fuzz(raw):
     for fn in (config_zone.parse_otp, config_zone.ConfigZone):
@@ -103,7 +109,7 @@ class FuzzBus:
         buf[:] = r
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(RESPONSE, max_size=120), st.lists(st.booleans(), max_size=40),
        st.sampled_from(["device_cert", "signer_cert", "sign", "revision", "random",
                         "public_key", "aux"]), st.booleans())
