@@ -7,6 +7,7 @@ The core decides; the driver (``Downloader``) moves bytes. Policy (NervesHubLink
   starting exactly at N (else the attempt fails and is retried, never spliced);
 * a 200 to a resume restarts cleanly: the sink is told ``restart()`` and gets the body from 0;
 * 3xx follows ``location`` (relative ones merged), at most ``MAX_REDIRECTS`` per download;
+  a redirect from https to plain http is refused (``insecure_redirect``, not retried);
 * 4xx is never retried; 5xx, transport errors, idle timeouts and short bodies are retried
   after ``time_between_retries`` until ``max_disconnects`` attempts have failed;
 * ``max_timeout`` bounds the whole download, ``worst_case_timeout_ms`` each response.
@@ -209,9 +210,16 @@ class DownloadState:
                                   "more than %d redirects (last to %s)"
                                   % (self.max_redirects, redact(loc)))
             try:
-                self.url = join_url(self.url, loc)
+                url = join_url(self.url, loc)
+                scheme = split_url(url)[0]
             except DownloadError as e:
                 return self._fail("bad_redirect", e.message)
+            if scheme == "http" and split_url(self.url)[0] == "https":
+                return self._fail("insecure_redirect",
+                                  "refusing the redirect from https to plain http (%s)"
+                                  % redact(url),
+                                  hint="the firmware host must keep https on redirects")
+            self.url = url
             return REDIRECT
         if 400 <= status < 500:
             return self._fail("http_error %d" % status,

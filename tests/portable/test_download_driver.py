@@ -200,6 +200,14 @@ def test_redirect_is_followed_without_delay():
     assert clock.slept == [] and bytes(sink.data) == BODY
 
 
+def test_https_to_http_redirect_is_refused_without_retry():
+    loc = "http://other:9000/real.fw?sig=zzz"
+    net = Net([[head(302, [("Location", loc), ("Content-Length", 0)])], ok(BODY)])
+    e = raises(DownloadError, run, net, Sink(), url="https://h/fw.fw?sig=abc")
+    assert e.reason == "insecure_redirect" and "zzz" not in str(e)
+    assert net.connects == [("h", 443, True)]
+
+
 def test_sink_error_aborts_without_retry():
     net = Net([ok(BODY), ok(BODY)])
     raises(FwupError, run, net, Sink(fail_at=100))

@@ -129,6 +129,23 @@ def test_redirects_are_followed_and_bounded():
     assert st.on_response(302, [], 1000) == dl.FAIL
 
 
+def test_redirect_from_https_to_http_is_refused():
+    st = dl.DownloadState("https://hub.example/fw.fw?sig=s")
+    assert st.on_response(302, [("location", "http://cdn.example/fw.fw?sig=t")], 0) == dl.FAIL
+    assert st.error.reason == "insecure_redirect" and st.retry_number == 0
+    assert "https to plain http" in str(st.error) and "sig=t" not in str(st.error)
+    assert st.url == "https://hub.example/fw.fw?sig=s"
+    # scheme-relative keeps https; upgrades and same-scheme moves are followed
+    st = dl.DownloadState("https://hub.example/fw.fw")
+    assert st.on_response(302, [("location", "//cdn.example/a.fw")], 0) == dl.REDIRECT
+    assert st.on_response(302, [("location", "HTTPS://cdn2.example/b.fw")], 0) == dl.REDIRECT
+    assert st.url == "HTTPS://cdn2.example/b.fw"
+    st = _state()
+    assert st.on_response(302, [("location", "https://cdn.example/a.fw")], 0) == dl.REDIRECT
+    assert st.on_response(302, [("location", "http://c/b")], 0) == dl.FAIL
+    assert st.error.reason == "insecure_redirect"
+
+
 def test_short_body_is_retried_and_max_disconnects_gives_up():
     st = _state(max_disconnects=3)
     st.on_response(200, [("content-length", "10")], 1000)
