@@ -8,6 +8,9 @@ The core decides; the driver (``Downloader``) moves bytes. Policy (NervesHubLink
 * a 200 to a resume restarts cleanly: the sink is told ``restart()`` and gets the body from 0;
 * 3xx follows ``location`` (relative ones merged), at most ``MAX_REDIRECTS`` per download;
   a redirect from https to plain http is refused (``insecure_redirect``, not retried);
+* the body is capped at what the response announced (its Content-Range, Content-Length, or
+  the file size): a byte past it is a protocol error for that attempt and never reaches the
+  sink; a 206 or 200 without Content-Length ends at the range end, not at the close;
 * 4xx is never retried; 5xx, transport errors, idle timeouts and short bodies are retried
   after ``time_between_retries`` until ``max_disconnects`` attempts have failed;
 * ``max_timeout`` bounds the whole download, ``worst_case_timeout_ms`` each response.
@@ -158,7 +161,8 @@ class DownloadState:
 
     ``offset`` is the number of bytes the sink holds (the resume point), ``total`` the
     size of the whole file once known, ``received`` every body byte read (restarts and
-    all), ``attempts`` the requests sent.
+    all), ``attempts`` the requests sent, ``body_left`` the bytes the current response may
+    still deliver (None: until the connection closes).
     """
 
     def __init__(self, url, retry=None, now_ms=0, max_redirects=MAX_REDIRECTS):
@@ -174,6 +178,8 @@ class DownloadState:
         self.attempts = 0
         self.restarts = 0
         self.deadline_ms = None  # worst-case timer of the current response
+        self.body_left = None
+        self.last_reason = None  # why the last attempt failed
         self.error = None
         self.done = False
         split_url(url)
@@ -248,7 +254,14 @@ class DownloadState:
                 self.total = total
             elif self.total is None:
                 self.total = end + 1 if length is None else None
+            elif end >= self.total:
+                return self._retry("bad_content_range", now_ms,
+                                   "206 ends at byte %d of a %d-byte file" % (end, self.total))
             remaining = end - start + 1
+            if length is not None and length != remaining:
+                return self._retry("bad_content_range", now_ms,
+                                   "206 Content-Length %d but Content-Range %d-%d"
+                                   % (length, start, end))
         else:
             if self.offset:
                 self.offset = 0
@@ -263,18 +276,34 @@ class DownloadState:
             remaining = length
         if remaining is None and self.total is not None:
             remaining = self.total - self.offset
+        self.body_left = remaining
         self.deadline_ms = now_ms + worst_case_timeout_ms(
             remaining or 0, self.retry.worst_case_download_speed)
         return action
 
-    def on_data(self, n):
-        """``n`` body bytes were handed to the sink."""
+    def on_data(self, n, now_ms=None):
+        """``n`` body bytes arrived: CONTINUE (hand them to the sink, then call ``on_end``
+        once ``body_left`` is 0), or RETRY/FAIL when they overrun the announced size (the
+        bytes must not reach the sink)."""
+        left = self.body_left
+        if left is not None and n > left:
+            self.deadline_ms = None
+            return self._retry("protocol_error", now_ms,
+                               "the server sent %d bytes past the announced end (byte %d)"
+                               % (n - left, self.offset + left))
+        if left is not None:
+            self.body_left = left - n
         self.offset += n
         self.received += n
+        return CONTINUE
 
     def on_end(self, now_ms):
         """The body ended (EndOfMessage); returns DONE or RETRY (short body)."""
         self.deadline_ms = None
+        if self.total is not None and self.offset > self.total:
+            # only reachable when a driver ignores on_data's answer; the sink is corrupt
+            return self._fail("protocol_error", "body ended at byte %d of a %d-byte file"
+                              % (self.offset, self.total))
         if self.total is None or self.offset >= self.total:
             self.done = True
             if self.total is None:
@@ -314,7 +343,7 @@ class DownloadState:
             return self._fail("max_disconnects_reached",
                               "gave up after %d failed attempts (last: %s%s)"
                               % (self.retry_number, reason, ": " + detail if detail else ""))
-        fail = self.check_time(now_ms)
+        fail = self.check_time(now_ms) if now_ms is not None else None
         return fail or RETRY
 
     def _fail(self, reason, message, hint=None):
@@ -425,10 +454,14 @@ class Downloader:
                 if isinstance(ev, EndOfMessage):
                     return st.on_end(self.ticks_ms())
                 if isinstance(ev, Data):
+                    action = st.on_data(len(ev.chunk), self.ticks_ms())
+                    if action != CONTINUE:
+                        return action
                     self.sink.write(ev.chunk)
-                    st.on_data(len(ev.chunk))
                     self._emit("progress", offset=st.offset, total=st.total,
                                received=st.received)
+                    if st.body_left == 0:  # don't wait for the close of an unframed body
+                        return st.on_end(self.ticks_ms())
                     continue
                 if isinstance(ev, Response):
                     if ev.status < 200:

@@ -208,6 +208,26 @@ def test_https_to_http_redirect_is_refused_without_retry():
     assert net.connects == [("h", 443, True)]
 
 
+def test_206_without_length_is_capped_at_its_range():
+    h200 = len(head(200, [("Content-Length", len(BODY))]))
+
+    def unframed(start, extra):
+        rng = "bytes %d-%d/%d" % (start, len(BODY) - 1, len(BODY))
+        return [head(206, [("Content-Range", rng)]) + BODY[start:] + extra]
+
+    net = Net([ok(BODY, cut=h200 + 1000),
+               lambda start: unframed(start, b"EXTRA BYTES PAST THE RANGE"),
+               lambda start: unframed(start, b"") + [None]])  # then silence, no close
+    sink = Sink()
+    events = []
+    st, clock = run(net, sink, events=events, idle_timeout=30)
+    assert bytes(sink.data) == BODY and st.offset == st.total == len(BODY)
+    assert [i["reason"] for e, i in events if e == "retry"] == ["connection_closed",
+                                                                 "protocol_error"]
+    # the read that overran the range handed none of its bytes to the sink
+    assert 1000 < int(net.range_of(2)[:-1]) < len(BODY)
+
+
 def test_sink_error_aborts_without_retry():
     net = Net([ok(BODY), ok(BODY)])
     raises(FwupError, run, net, Sink(fail_at=100))

@@ -175,3 +175,38 @@ def test_unknown_length_completes_at_end_of_body():
     assert st.on_response(200, [], 1000) == dl.CONTINUE
     st.on_data(77)
     assert st.on_end(1000) == dl.DONE and st.total == 77
+
+
+def test_body_is_capped_at_the_announced_range():
+    st = _state()
+    st.on_data(100)  # the sink holds 100 bytes; resume with a 206 without Content-Length
+    assert st.on_response(206, [("content-range", "bytes 100-199/200")], 1000) == dl.CONTINUE
+    assert st.body_left == 100
+    assert st.on_data(60, 1000) == dl.CONTINUE and st.body_left == 40
+    assert st.on_data(41, 1000) == dl.RETRY  # one byte past the range
+    assert st.last_reason == "protocol_error" and st.offset == 160 and st.received == 160
+    # a 200 is capped at its Content-Length, or at the size learnt before
+    st = _state()
+    st.on_response(206, [("content-range", "bytes 0-9/50")], 1000)
+    st.on_data(10, 1000)
+    assert st.on_response(200, [], 1000) == dl.RESTART and st.body_left == 50
+    assert st.on_data(51, 1000) == dl.RETRY and st.offset == 0
+
+
+def test_206_whose_length_or_end_contradicts_the_file_is_retried():
+    st = _state()
+    h = [("content-range", "bytes 0-9/20"), ("content-length", "15")]
+    assert st.on_response(206, h, 1000) == dl.RETRY
+    assert st.last_reason == "bad_content_range"
+    st = _state()
+    st.on_response(206, [("content-range", "bytes 0-9/20")], 1000)
+    st.on_data(10, 1000)
+    assert st.on_response(206, [("content-range", "bytes 10-29/*")], 1000) == dl.RETRY
+
+
+def test_end_past_the_file_size_fails():
+    st = _state()
+    st.on_response(200, [("content-length", "10")], 1000)
+    st.body_left = None  # a driver that ignored on_data's answer
+    st.on_data(12)
+    assert st.on_end(1000) == dl.FAIL and st.error.reason == "protocol_error"
