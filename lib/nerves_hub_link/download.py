@@ -20,7 +20,9 @@ Every failure ends in ``DownloadError`` (``.reason`` is a short tag such as
 Largest buffer: the HTTP parser's receive buffer plus one ``READ_SIZE`` read (4 KiB).
 """
 
+from nerves_hub_link import log
 from nerves_hub_link.errors import DownloadError, NervesHubError, ProtocolError
+from nerves_hub_link.update_info import redact_url as redact  # one redactor for every URL log
 
 MAX_REDIRECTS = 5
 READ_SIZE = 4096
@@ -146,14 +148,6 @@ def join_url(base, location):
         return "%s://%s%s" % (scheme, hostport, loc)
     path = target.split("?", 1)[0]
     return "%s://%s%s%s" % (scheme, hostport, path[:path.rfind("/") + 1], loc)
-
-
-def redact(url):
-    """A URL without its query (signed URLs carry credentials there): safe to log."""
-    if not isinstance(url, str):
-        return url
-    i = url.find("?")
-    return url if i < 0 else url[:i] + "?[REDACTED]"
 
 
 class DownloadState:
@@ -497,8 +491,8 @@ class Downloader:
             if writer is not None:
                 try:
                     writer.close()
-                except Exception:  # closing a broken socket may fail; nothing to do
-                    pass
+                except OSError as e:  # closing a broken socket may fail; nothing to do
+                    log.debug("download: close: %s", _why(e))
 
     async def _with_timeout(self, coro, ms):
         import asyncio

@@ -228,6 +228,38 @@ def test_206_without_length_is_capped_at_its_range():
     assert 1000 < int(net.range_of(2)[:-1]) < len(BODY)
 
 
+def test_failing_close_is_logged_and_a_writer_bug_is_not_hidden():
+    from nerves_hub_link import log
+
+    class BadClose(Net):
+        def __init__(self, script, exc):
+            super().__init__(script)
+            self.exc = exc
+
+        async def open_connection(self, host, port, tls):
+            reader, writer = await super().open_connection(host, port, tls)
+            exc = self.exc
+
+            def close():
+                raise exc
+
+            writer.close = close
+            return reader, writer
+
+    lines = []
+    log.set_sink(lines.append)
+    log.set_level(log.DEBUG)
+    try:
+        sink = Sink()
+        run(BadClose([ok(BODY)], OSError(9)), sink)
+        assert bytes(sink.data) == BODY
+        assert any("close" in x and "OSError" in x for x in lines), lines
+        raises(AttributeError, run, BadClose([ok(BODY)], AttributeError("bug")), Sink())
+    finally:
+        log.set_level(log.INFO)
+        log.set_sink(None)
+
+
 def test_sink_error_aborts_without_retry():
     net = Net([ok(BODY), ok(BODY)])
     raises(FwupError, run, net, Sink(fail_at=100))
