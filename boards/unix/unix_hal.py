@@ -15,7 +15,6 @@ import time
 from asyncio import core as _core  # the I/O queue asyncio.Stream waits on
 
 import tls
-from nerves_hub_link import log
 from nerves_hub_link.errors import ConfigError, TransportError
 from nerves_hub_link.fsutil import makedirs
 from nerves_hub_link.kv import JSONFileKV
@@ -102,11 +101,8 @@ class UnixHAL:
         ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
         ctx.verify_mode = tls.CERT_REQUIRED
         try:
-            if ca_certs_der:
-                if len(ca_certs_der) > 1:
-                    log.warning("tls: %d CA certificates given; this port uses the first",
-                                len(ca_certs_der))
-                ctx.load_verify_locations(bytes(ca_certs_der[0]))
+            for der in ca_certs_der or ():  # each call adds one CA to the trusted chain
+                ctx.load_verify_locations(bytes(der))
             if cert_der is not None:
                 ctx.load_cert_chain(bytes(cert_der), bytes(key_der))
         except (ValueError, OSError) as e:

@@ -32,6 +32,7 @@ a secret) raise ``ConfigError``. Relative file paths are relative to the JSON fi
 | shared_secret | {} | {"key"/"product_key", "secret"/"product_secret", "identifier", "digest", "iterations", "length"} |
 | identifier | null | device serial number (default identifier for shared secrets) |
 | ca_certs / cert / key | null | PEM or DER files: server CA(s), client certificate and key |
+| download_ca_certs | null | PEM or DER file (or list of files): extra CAs trusted for firmware and archive downloads, on top of ca_certs and, on CPython, the system trust store (boards have none: ship the firmware host's root, e.g. Amazon's for S3) |
 | configurator | null | "module.function" called with the Config at start-up |
 | log_level | "info" | debug, info, warning, error |
 """
@@ -86,6 +87,7 @@ FIELDS = {
     "shared_secret": (_DICT, {}),
     "identifier": (_OSTR, None),
     "ca_certs": (_OSTR, None),
+    "download_ca_certs": ("paths", None),
     "cert": (_OSTR, None),
     "key": (_OSTR, None),
     "configurator": (_OSTR, None),
@@ -101,7 +103,7 @@ DOWNLOAD_KEYS = {
     "time_between_retries_ms": ("time_between_retries", _INT),
     "worst_case_download_speed": ("worst_case_download_speed", _PINT),
 }
-PATH_FIELDS = ("data_path", "block_device", "ca_certs", "cert", "key")
+PATH_FIELDS = ("data_path", "block_device", "ca_certs", "download_ca_certs", "cert", "key")
 LOG_LEVELS = {"debug": log.DEBUG, "info": log.INFO, "warning": log.WARNING, "error": log.ERROR}
 
 
@@ -129,6 +131,15 @@ def _ok(kind, v):
         return isinstance(v, list)
     if kind == "ms-list":
         return _ms_list(v) is not None
+    if kind == "paths":
+        if v is None or (isinstance(v, str) and v):
+            return True
+        if not isinstance(v, list) or not v:
+            return False
+        for x in v:
+            if not isinstance(x, str) or not x:
+                return False
+        return True
     if kind == "env":
         if v is None:
             return True
@@ -185,7 +196,10 @@ class Config:
             elif kind == "ms-list":
                 value = _ms_list(value)
             if key in PATH_FIELDS and value:
-                value = _join_path(base_dir, value)
+                if isinstance(value, list):
+                    value = [_join_path(base_dir, x) for x in value]
+                else:
+                    value = _join_path(base_dir, value)
             if key == "nerves_key" and value:
                 from nerves_hub_link.nerves_key_identity import options
 
@@ -295,6 +309,17 @@ class Config:
         for k in self.download:
             opts[DOWNLOAD_KEYS[k][0]] = self.download[k]
         return RetryConfig(warn=log.warning, **opts)
+
+    def download_ca_der(self):
+        """DER CAs for download TLS: ``ca_certs`` plus ``download_ca_certs`` (read now), or
+        None when neither is set. The HAL adds its system store where it has one."""
+        paths = [self.ca_certs] if self.ca_certs else []
+        extra = self.download_ca_certs
+        paths.extend([extra] if isinstance(extra, str) else extra or ())
+        out = []
+        for p in paths:
+            out.extend(read_der_list(p))
+        return out or None
 
     def log_level_value(self):
         return LOG_LEVELS[self.log_level]

@@ -434,6 +434,11 @@ class Downloader:
                 return st.on_error("connect_failed", self.ticks_ms(), str(e))
             except (OSError, timeout_error) as e:
                 return st.on_error("connect_failed", self.ticks_ms(), _why(e))
+            except ValueError as e:
+                # MicroPython's tls handshakes on the first write and reports a refused
+                # server certificate as ValueError
+                return st.on_error("connect_failed", self.ticks_ms(),
+                                   "TLS: %s" % " ".join(str(e).split()))
             self._emit("request", url=redact(st.url), offset=st.offset,
                        retry_number=st.retry_number)
             parser = HTTPResponseParser()
@@ -510,15 +515,22 @@ async def _asyncio_sleep_ms(ms):
     await asyncio.sleep(ms / 1000)
 
 
-def hal_opener(hal, ca_certs_der=None):
+def hal_opener(hal, ca_certs_der=None, system_ca=False):
     """``open_connection(host, port, tls_flag)`` for the downloader over a device HAL.
 
     The HAL wants a TLS context (or None); an https URL gets
-    ``hal.tls_context(ca_certs_der, None, None, host)``, verifying the server name.
+    ``hal.tls_context(ca_certs_der, None, None, host)``, verifying the server name. With
+    *system_ca*, a context that can (CPython's ``ssl.SSLContext.load_default_certs``) also
+    trusts the system store; MicroPython's ``tls`` has none, so there only the given CAs.
     """
 
     async def open_connection(host, port, tls):
-        ctx = hal.tls_context(ca_certs_der, None, None, host) if tls else None
+        ctx = None
+        if tls:
+            ctx = hal.tls_context(ca_certs_der, None, None, host)
+            load = getattr(getattr(ctx, "context", ctx), "load_default_certs", None)
+            if system_ca and load is not None:
+                load()
         return await hal.open_connection(host, port, ctx)
 
     return open_connection

@@ -447,6 +447,24 @@ class _ApplierSink:
         self.applier.finish()
 
 
+def download_opener(cfg, hal):
+    """The downloads' ``open_connection``: firmware often lives elsewhere (S3, a CDN), so TLS
+    trusts ``ca_certs``, ``download_ca_certs`` and the system store where the HAL's TLS has
+    one (CPython), not only the NervesHub CA. The CA files are read once, here."""
+    from nerves_hub_link.download import hal_opener
+
+    download_ca = getattr(cfg, "download_ca_der", None)
+    if download_ca is not None:
+        ca = download_ca()
+    elif getattr(cfg, "ca_certs", None):  # a config object without the download field
+        from nerves_hub_link.config import read_der_list
+
+        ca = read_der_list(cfg.ca_certs)
+    else:
+        ca = None
+    return hal_opener(hal, ca, system_ca=True)
+
+
 def attach(link, hal, config=None, firmware=None, dev=None, retry=None,
            validate_on_connect=True, download_progress=False, client=None, make_applier=None):
     """Wire updates and archives into a ``Link``; returns ``(UpdateManager, ArchiveManager)``.
@@ -458,21 +476,16 @@ def attach(link, hal, config=None, firmware=None, dev=None, retry=None,
     ``link.run()``), and the running slot is marked valid once the link is connected
     (``validate_on_connect``). ``dev`` defaults to the config's ``block_device``;
     ``make_applier(keys, events)`` replaces the applier built on it (boards pass their own).
+    Downloads connect through ``download_opener(cfg, hal)``.
     """
     from nerves_hub_link.archive_manager import ArchiveManager
-    from nerves_hub_link.download import hal_opener
     from nerves_hub_link.firmware import Firmware
 
     cfg = config if config is not None else link.config
     fw = firmware if firmware is not None else Firmware(link.kv)
     booted = fw.validate_on_boot()
     log.state("firmware", "slot %s (%s)" % (fw.active(), booted))
-    ca = None
-    if getattr(cfg, "ca_certs", None):
-        from nerves_hub_link.config import read_der_list
-
-        ca = read_der_list(cfg.ca_certs)
-    opener = hal_opener(hal, ca)
+    opener = download_opener(cfg, hal)
     if dev is None and getattr(cfg, "block_device", None):
         dev = hal.block_device(cfg.block_device, getattr(cfg, "block_device_size", 0))
     if make_applier is not None:

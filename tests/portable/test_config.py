@@ -140,3 +140,28 @@ def test_read_der_from_pem_and_der():
     assert got == [bytes(range(41)), b"\x01\x02"]
     e = raises(ConfigError, read_der, _write("bad.pem", "-----BEGIN X-----\nAAAA\n"))
     assert "no END" in str(e)
+
+
+def test_download_ca_certs_paths_and_der():
+    path = _write("dl.json", '{"ca_certs": "hub.der", "download_ca_certs": ["s3.pem", "/x/c.der"]}')
+    c = Config.from_json_file(path)
+    assert c.download_ca_certs == ["/tmp/s3.pem", "/x/c.der"]
+    assert Config.from_dict({"download_ca_certs": "a.pem"}, "/etc").download_ca_certs == \
+        "/etc/a.pem"
+    lines = _capture()
+    try:
+        assert Config.from_dict({"download_ca_certs": [1]}).download_ca_certs is None
+        assert Config.from_dict({"download_ca_certs": []}).download_ca_certs is None
+    finally:
+        log.set_sink(None)
+    assert len([x for x in lines if "download_ca_certs" in x]) == 2
+    with open(TMP % "hub.der", "wb") as f:
+        f.write(b"\x30\x01")
+    _write("s3.pem", "-----BEGIN CERTIFICATE-----\nAQI=\n-----END CERTIFICATE-----\n"
+           "-----BEGIN CERTIFICATE-----\nAwQ=\n-----END CERTIFICATE-----\n")
+    c = Config.from_dict({"ca_certs": TMP % "hub.der", "download_ca_certs": TMP % "s3.pem"})
+    assert c.download_ca_der() == [b"\x30\x01", b"\x01\x02", b"\x03\x04"]
+    assert Config.from_dict({"ca_certs": TMP % "hub.der"}).download_ca_der() == [b"\x30\x01"]
+    assert Config().download_ca_der() is None
+    c = Config.from_dict({"download_ca_certs": TMP % "missing.pem"})
+    assert "missing.pem" in str(raises(ConfigError, c.download_ca_der))
