@@ -7,11 +7,15 @@ One file for CPython asyncio and MicroPython asyncio (their common subset only).
 ``hal.tls_context``), WebSocket upgrade (NH1 headers signed just before connecting when a
 shared secret is configured), join ``device`` (and ``console`` if enabled), then three
 tasks: reader (socket -> WSClient -> Channels -> dispatch), ticker (heartbeats, rejoins,
-liveness judged by the last received byte: the reader's wait is bounded by it) and writer
-(the only task that writes after the upgrade). ``mark_down(reason)`` is the one recovery
-path: safe to call twice, it cancels the connection's tasks and closes the stream; ``run``
-then waits the next backoff delay (``client.reconnect_backoff()`` or
-``backoff.delay_list(1000, 60000, 0.5)``) and reconnects. Every network await has a deadline.
+liveness judged by the last received byte; it sleeps until the next of these is due) and
+writer (the only task that writes after the upgrade). ``mark_down(reason)`` is the one
+recovery path: safe to call twice, it cancels the connection's tasks and closes the stream;
+``run`` then waits the next backoff delay (``client.reconnect_backoff()`` or
+``backoff.delay_list(1000, 60000, 0.5)``) and reconnects. Connect, upgrade and every write
+have their own deadline; the reader's ``read`` has none of its own: the ticker ends it
+(``mark_down`` cancels it) when no byte came for two heartbeat intervals plus 1 s. With
+``heartbeat_interval_ms`` 0 there is no liveness check, so a silent peer is only noticed
+through TCP.
 
 Server messages are dispatched by ``(topic, event)``: ``link.on(topic, event, handler)``
 registers ``handler(event, payload)`` (may return a coroutine, which is run as a task);
@@ -34,6 +38,8 @@ from nerves_hub_link.errors import AuthError, NervesHubError, ProtocolError, Tra
 
 READ_SIZE = 2048
 WRITE_TIMEOUT_MS = 10000
+MIN_TICK_MS = 10  # the ticker never spins faster than this
+MAX_TICK_MS = 60000  # nor sleeps longer
 REBOOT_FLUSH_MS = 2000
 DEFAULT_BACKOFF = (1000, 60000, 0.5)  # spec §7
 OFFLINE_QUEUE = 16  # device-topic pushes kept while down (oldest dropped, counted)
@@ -111,6 +117,8 @@ class Link:
         self._down_event = None
         self._out_event = asyncio.Event()
         self._wake = asyncio.Event()
+        self._tick_wake = asyncio.Event()  # the reader moved a timer earlier
+        self._tick_until = 0  # when the ticker next wakes by itself
         self._lock = asyncio.Lock()
         self._stop = False
         self._joined = set()
@@ -484,6 +492,10 @@ class Link:
                     self._on_ws_event(ev)
                 self._drain_channels()
                 self._out_event.set()
+                ch = self._ch
+                due = ch.next_timer_ms() if ch is not None else None
+                if due is not None and due < self._tick_until:  # e.g. a rejoin was scheduled
+                    self._tick_wake.set()
                 if not data:
                     self.mark_down("connection closed by the server")
                     return
@@ -507,11 +519,10 @@ class Link:
 
     async def _tick_loop(self):
         hb = self.config.heartbeat_interval_ms
-        period = min(max(hb // 4, 10), 1000) if hb else 1000
         liveness = 2 * hb + 1000 if hb else 0
         try:
             while not self._down:
-                await asyncio.sleep(period / 1000)
+                await self._tick_sleep(liveness)
                 now = self.hal.ticks_ms()
                 if liveness and now - self._last_rx > liveness:
                     self.mark_down("no data from the server for %d ms" % (now - self._last_rx))
@@ -526,6 +537,26 @@ class Link:
             raise
         except Exception as e:
             self.mark_down("timer failed: %s" % describe(e))
+
+    async def _tick_sleep(self, liveness):
+        """Sleep until the channels' next timer or the liveness deadline (bounded), or until
+        the reader moves a timer earlier."""
+        now = self.hal.ticks_ms()
+        until = now + MAX_TICK_MS
+        ch = self._ch
+        due = ch.next_timer_ms() if ch is not None else None
+        if due is not None and due < until:
+            until = due
+        if liveness and self._last_rx + liveness + 1 < until:
+            until = self._last_rx + liveness + 1
+        if until < now + MIN_TICK_MS:
+            until = now + MIN_TICK_MS
+        self._tick_until = until
+        self._tick_wake.clear()
+        try:
+            await asyncio.wait_for(self._tick_wake.wait(), (until - now) / 1000)
+        except asyncio.TimeoutError:
+            pass
 
     async def _write_loop(self):
         try:
