@@ -108,10 +108,14 @@ LOG_LEVELS = {"debug": log.DEBUG, "info": log.INFO, "warning": log.WARNING, "err
 
 
 def _copy(v):
+    """A deep copy of a JSON value: the Config never shares a dict or list with its caller."""
     if isinstance(v, dict):
-        return dict(v)
-    if isinstance(v, list):
-        return list(v)
+        out = {}
+        for k in v:
+            out[k] = _copy(v[k])
+        return out
+    if isinstance(v, (list, tuple)):
+        return [_copy(x) for x in v]
     return v
 
 
@@ -164,6 +168,28 @@ def _ms_list(v):
     return None
 
 
+def _headers(v):
+    """socket.headers: [[name, value], ...] with a token name and a string value without
+    CR/LF/NUL; a bad entry is warned about and dropped (it would fail every connect)."""
+    from nerves_hub_link.http import _is_token
+
+    if v is None:
+        return []
+    if not isinstance(v, list):
+        log.warning("config: socket.headers=%r is not a list of [name, value]; ignored", v)
+        return []
+    good = []
+    for kv in v:
+        if isinstance(kv, list) and len(kv) == 2 and isinstance(kv[0], str) \
+                and _is_token(kv[0]) and isinstance(kv[1], str) \
+                and "\r" not in kv[1] and "\n" not in kv[1] and "\0" not in kv[1]:
+            good.append(kv)
+        else:
+            log.warning("config: socket.headers entry %r dropped: want [name, value] strings,"
+                        " the name a token, the value without CR/LF/NUL", kv)
+    return good
+
+
 def _join_path(base, path):
     if not base or not path or path.startswith("/"):
         return path
@@ -183,7 +209,7 @@ class Config:
     def update(self, fields, base_dir=None):
         """Set fields from a mapping, warning about and defaulting bad values."""
         for name in fields:
-            value = fields[name]
+            value = _copy(fields[name])
             key = ALIASES.get(name, name)
             spec = FIELDS.get(key)
             if spec is None:
@@ -223,6 +249,8 @@ class Config:
                 log.warning("config: socket.reconnect_after_ms=%r is not a list of positive ms;"
                             " using the default backoff", sock["reconnect_after_ms"])
             sock["reconnect_after_ms"] = lst
+        if "headers" in sock:
+            sock["headers"] = _headers(sock["headers"])
         dl = self.download = dict(self.download)
         for k in list(dl):
             spec = DOWNLOAD_KEYS.get(k)

@@ -165,3 +165,37 @@ def test_download_ca_certs_paths_and_der():
     assert Config().download_ca_der() is None
     c = Config.from_dict({"download_ca_certs": TMP % "missing.pem"})
     assert "missing.pem" in str(raises(ConfigError, c.download_ca_der))
+
+
+def test_update_copies_the_callers_values():
+    sock = {"reconnect_after_ms": "bad", "headers": [["X-A", "1"]]}
+    params = {"tags": ["a"]}
+    keys = ["k1="]
+    lines = _capture()
+    try:
+        c = Config.from_dict({"socket": sock, "params": params, "fwup_public_keys": keys})
+    finally:
+        log.set_sink(None)
+    assert any("reconnect_after_ms" in x for x in lines)
+    assert sock == {"reconnect_after_ms": "bad", "headers": [["X-A", "1"]]}  # untouched
+    c.params["tags"].append("b")
+    c.socket["headers"][0][1] = "2"
+    c.fwup_public_keys.append("k2=")
+    assert params == {"tags": ["a"]} and keys == ["k1="] and sock["headers"] == [["X-A", "1"]]
+    d = c.to_dict()
+    d["params"]["tags"].append("c")
+    assert c.params["tags"] == ["a", "b"]
+
+
+def test_bad_socket_headers_are_dropped_with_a_warning():
+    lines = _capture()
+    try:
+        c = Config.from_dict({"socket": {"headers": [
+            ["X-Ok", "v"], ["X-Short"], "X-Str: v", ["Bad Name", "v"], ["X-N", 5],
+            ["X-Crlf", "a\r\nInjected: 1"], ["", "v"], ["X-Ok2", ""]]}})
+        bad = Config.from_dict({"socket": {"headers": {"X-A": "1"}}})
+    finally:
+        log.set_sink(None)
+    assert c.socket["headers"] == [["X-Ok", "v"], ["X-Ok2", ""]]
+    assert len([x for x in lines if "socket.headers" in x]) == 7
+    assert bad.socket["headers"] == []
