@@ -9,7 +9,7 @@ a secret) raise ``ConfigError``. Relative file paths are relative to the JSON fi
 |---|---|---|
 | connect | true | false: build the config but never open the connection |
 | data_path | "/data/nerves-hub" | device data directory (KV file, flash image, downloads) |
-| url | null | "wss://host[:port]" (or "ws://" for tests); overrides host/port |
+| url | null | "wss://host[:port]"; overrides host/port (TLS is required: no ws://) |
 | host / port / sni | "localhost" / 443 / null | server; sni = TLS server name (default host) |
 | block_device | null | flash image file (or board partition name) for firmware writes |
 | block_device_size | 0 | size in bytes of a file-backed image created on first use |
@@ -24,7 +24,6 @@ a secret) raise ``ConfigError``. Relative file paths are relative to the JSON fi
 | remote_console (alias remote_iex) | false | join the "console" topic |
 | remote_console_timeout_s | 300 | console inactivity timeout |
 | socket | {} | {"reconnect_after_ms": [ms...], "headers": [[k, v]...]} |
-| ssl | {} | {"verify": true} (false is refused unless "insecure_ok": true) |
 | heartbeat_interval_ms | 30000 | Phoenix heartbeat period, 0 = off |
 | rejoin_after_ms | [5000] | delays before rejoining a closed topic |
 | connect_timeout_ms | 15000 | TCP+TLS+upgrade deadline |
@@ -61,7 +60,7 @@ FIELDS = {
     "data_path": (_STR, "/data/nerves-hub"),
     "url": (_OSTR, None),
     "host": (_STR, "localhost"),
-    "port": (_PINT, 443),
+    "port": ("port", 443),
     "sni": (_OSTR, None),
     "block_device": (_OSTR, None),
     "block_device_size": (_INT, 0),
@@ -79,7 +78,6 @@ FIELDS = {
     "remote_console": (_BOOL, False),
     "remote_console_timeout_s": (_PINT, 300),
     "socket": (_DICT, {}),
-    "ssl": (_DICT, {}),
     "heartbeat_interval_ms": (_INT, 30000),
     "rejoin_after_ms": ("ms-list", [5000]),
     "connect_timeout_ms": (_PINT, 15000),
@@ -135,6 +133,8 @@ def _ok(kind, v):
         return isinstance(v, list)
     if kind == "ms-list":
         return _ms_list(v) is not None
+    if kind == "port":
+        return isinstance(v, int) and not (v is True or v is False) and 0 < v < 65536
     if kind == "paths":
         if v is None or (isinstance(v, str) and v):
             return True
@@ -362,49 +362,49 @@ class Config:
         if self.uses_shared_secret() and not self.shared_secret_value():
             raise ConfigError("shared_secret has key %r but no secret" % self.shared_secret_key(),
                               hint="add \"secret\" (or \"product_secret\" for an nhp_ key)")
-        tls = self.endpoint()[0]
-        if not tls and not self.ssl.get("insecure_ok"):
-            raise ConfigError("url %r is not wss:// " % self.url,
-                              hint="plain ws:// needs \"ssl\": {\"insecure_ok\": true} (tests only)")
-        if self.ssl.get("verify") is False and not self.ssl.get("insecure_ok"):
-            raise ConfigError("ssl.verify=false refused",
-                              hint="server verification stays on unless ssl.insecure_ok is true")
-        if tls and not self.ca_certs:
+        self.endpoint()  # a bad url raises here
+        if not self.ca_certs:
             raise ConfigError("ca_certs is not set",
                               hint="point ca_certs at the server CA (PEM or DER file)")
         if not self.uses_shared_secret() and not self.cert and not self.configurator \
-                and not self.nerves_key and not self.ssl.get("insecure_ok"):
+                and not self.nerves_key:
             raise ConfigError("no credentials: set cert+key, shared_secret or nerves_key")
         return self
 
 
 def parse_url(url):
-    """"wss://host:port/..." -> (tls, host, port); path and query are ignored."""
-    if url.startswith("wss://"):
-        tls, rest, port = True, url[6:], 443
-    elif url.startswith("ws://"):
-        tls, rest, port = False, url[5:], 80
-    elif url.startswith("https://"):
-        tls, rest, port = True, url[8:], 443
-    else:
-        raise ConfigError("url %r must start with wss:// (or ws:// for tests)" % url)
-    hostport = rest.split("/", 1)[0]
+    """"wss://host[:port][/...]" -> (True, host, port); path and query are ignored.
+
+    TLS is required (server verification cannot be switched off), so ``ws://`` and
+    ``https://`` are refused, as are a bracketed IPv6 host without its "]" and a port
+    outside 1..65535.
+    """
+    if not isinstance(url, str) or not url.lower().startswith("wss://"):
+        raise ConfigError("url %r must start with wss://" % (url,),
+                          hint="the device socket always uses TLS; e.g. wss://host:443")
+    hostport = url[6:]
+    for c in "/?#":
+        hostport = hostport.split(c, 1)[0]
     if hostport.startswith("["):
         end = hostport.find("]")
+        if end < 0:
+            raise ConfigError("url %r: IPv6 host without a closing ']'" % url)
         host, tail = hostport[1:end], hostport[end + 1:]
+        if tail and not tail.startswith(":"):
+            raise ConfigError("url %r: unexpected %r after the IPv6 host" % (url, tail))
     elif ":" in hostport:
         host, tail = hostport.split(":", 1)
         tail = ":" + tail
     else:
         host, tail = hostport, ""
-    if tail.startswith(":"):
-        try:
-            port = int(tail[1:])
-        except ValueError:
-            raise ConfigError("url %r has a bad port %r" % (url, tail[1:]))
+    port = 443
+    if tail:
+        if not tail[1:].isdigit() or not 0 < int(tail[1:]) < 65536:
+            raise ConfigError("url %r has a bad port %r (want 1..65535)" % (url, tail[1:]))
+        port = int(tail[1:])
     if not host:
         raise ConfigError("url %r has no host" % url)
-    return tls, host, port
+    return True, host, port
 
 
 def build(config):

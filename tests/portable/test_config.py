@@ -74,9 +74,29 @@ def test_url_overrides_host_and_port():
     c = Config.from_dict({"url": "wss://devices.example:8443", "host": "ignored"})
     assert c.endpoint()[:3] == (True, "devices.example", 8443)
     assert parse_url("wss://h") == (True, "h", 443)
-    assert parse_url("ws://[::1]:81/x") == (False, "::1", 81)
+    assert parse_url("wss://[::1]:81/x") == (True, "::1", 81)
+    assert parse_url("WSS://h:8443?vsn=2") == (True, "h", 8443)
     e = raises(ConfigError, parse_url, "http://h")
     assert "wss://" in str(e)
+
+
+def test_bad_urls_and_ports_are_config_errors():
+    for url, why in (("ws://h", "wss://"), ("https://h", "wss://"),
+                     ("wss://[::1", "']'"), ("wss://[::1]x", "after the IPv6"),
+                     ("wss://h:0", "1..65535"), ("wss://h:65536", "1..65535"),
+                     ("wss://h:x", "bad port"), ("wss://h:", "bad port"), ("wss://:1", "no host"),
+                     ("wss:///x", "no host")):
+        e = raises(ConfigError, parse_url, url)
+        assert why in str(e), (url, str(e))
+    lines = _capture()
+    try:
+        assert Config.from_dict({"port": 70000}).port == 443
+    finally:
+        log.set_sink(None)
+    assert any("port=70000" in x for x in lines)
+    e = raises(ConfigError, Config.from_dict({"url": "wss://h:99999", "cert": "c", "key": "k",
+                                              "ca_certs": "ca"}).validate)
+    assert "65535" in str(e)
 
 
 def test_from_json_file_resolves_relative_paths():
@@ -108,7 +128,9 @@ def test_validate_fatal_combinations():
     e = raises(ConfigError, Config.from_dict({"cert": "c", "key": "k"}).validate)
     assert "ca_certs" in str(e)
     e = raises(ConfigError, Config.from_dict({"url": "ws://h", "cert": "c", "key": "k"}).validate)
-    assert "insecure_ok" in str(e)
+    assert "wss://" in str(e)
+    e = raises(ConfigError, Config.from_dict({"ca_certs": "ca"}).validate)
+    assert "no credentials" in str(e)
     Config.from_dict({"cert": "c", "key": "k", "ca_certs": "ca"}).validate()
 
 
@@ -199,3 +221,15 @@ def test_bad_socket_headers_are_dropped_with_a_warning():
     assert c.socket["headers"] == [["X-Ok", "v"], ["X-Ok2", ""]]
     assert len([x for x in lines if "socket.headers" in x]) == 7
     assert bad.socket["headers"] == []
+
+
+def test_ssl_options_are_gone_and_waive_nothing():
+    # TLS verification is not switchable: "ssl" is an unknown key, and it no longer lets a
+    # config through without credentials or over plain ws://
+    lines = _capture()
+    try:
+        c = Config.from_dict({"ssl": {"verify": False, "insecure_ok": True}, "ca_certs": "ca"})
+    finally:
+        log.set_sink(None)
+    assert not hasattr(c, "ssl") and any("'ssl'" in x for x in lines)
+    assert "no credentials" in str(raises(ConfigError, c.validate))
