@@ -3,7 +3,9 @@
 The JSON object's keys are the ``Config`` field names below (unknown keys are warned
 about and dropped). A value of the wrong type is replaced by its default with a warning;
 combinations that cannot work (a certificate without its key, a shared-secret key without
-a secret) raise ``ConfigError``. Relative file paths are relative to the JSON file.
+a secret) raise ``ConfigError``. Relative file paths in the JSON file are relative to that
+file; the ``overrides`` of ``from_json_file`` (command-line flags) are left relative to the
+current directory, like any path typed on a command line.
 
 | field | default | meaning |
 |---|---|---|
@@ -274,7 +276,11 @@ class Config:
 
     @classmethod
     def from_json_file(cls, path, overrides=None):
-        """Load a JSON device config; *overrides* (a dict) wins over the file."""
+        """Load a JSON device config; *overrides* (a dict) wins over the file.
+
+        Relative paths in the file are joined with the file's directory; those in
+        *overrides* (command-line flags) are kept as given, i.e. relative to the current
+        directory."""
         try:
             with open(path) as f:
                 text = f.read()
@@ -421,8 +427,15 @@ def build(config):
         fn = getattr(mod, fn_name, None)
         if fn is None:
             raise ConfigError("configurator %r: no function %r" % (mod_name, fn_name))
-        result = fn(config)
+        try:
+            result = fn(config)
+        except Exception as e:  # the hook is user code: say which hook failed and why
+            raise ConfigError("configurator %s failed: %s: %s" % (hook, type(e).__name__, e),
+                              hint="fix the hook or remove \"configurator\" from the config")
         if result is not None:
+            if not isinstance(result, Config):
+                raise ConfigError("configurator %s returned %r, not a Config (or None)"
+                                  % (hook, type(result).__name__))
             config = result
     log.set_level(config.log_level_value())
     return config.validate()

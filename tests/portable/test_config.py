@@ -233,3 +233,26 @@ def test_ssl_options_are_gone_and_waive_nothing():
         log.set_sink(None)
     assert not hasattr(c, "ssl") and any("'ssl'" in x for x in lines)
     assert "no credentials" in str(raises(ConfigError, c.validate))
+
+
+def raising_configurator(cfg):
+    raise KeyError("serial")
+
+
+def returning_configurator(cfg):
+    return {"not": "a config"}
+
+
+def test_configurator_errors_are_config_errors_naming_the_hook():
+    c = Config.from_dict({"configurator": "test_config.raising_configurator", "ca_certs": "x"})
+    e = raises(ConfigError, build, c)
+    assert "test_config.raising_configurator" in str(e) and "KeyError" in str(e)
+    c = Config.from_dict({"configurator": "test_config.returning_configurator"})
+    assert "not a Config" in str(raises(ConfigError, build, c))
+
+
+def test_override_paths_stay_relative_to_the_current_directory():
+    path = _write("o.json", '{"ca_certs": "ca.der", "cert": "c.der", "key": "k.der"}')
+    c = Config.from_json_file(path, {"cert": "mine/c.der", "key": "/abs/k.der"})
+    assert c.ca_certs == "/tmp/ca.der"  # from the file: next to it
+    assert c.cert == "mine/c.der" and c.key == "/abs/k.der"  # flags: as typed
