@@ -124,6 +124,7 @@ class Link:
         self._joined = set()
         self._last_rx = 0
         self._delays = None
+        self._tls_der = None  # (ca list, cert, key) DER, read at the first connect of a run
         self._extra = []  # frames from Channels.tick waiting for the writer
         self._offline = []  # device-topic pushes made while down, sent after the next join
         self.offline_dropped = 0
@@ -255,6 +256,7 @@ class Link:
         if not self.config.connect:
             log.state("disabled", "connect is false")
             return
+        self._tls_der = None
         while not self._stop:
             await self._session()
             if self._stop:
@@ -349,12 +351,16 @@ class Link:
     # ---- connect and upgrade -----------------------------------------------------------
 
     def _tls(self, server_name):
-        from nerves_hub_link.config import read_der, read_der_list
+        """The TLS context; the CA/cert/key files are read once per ``run()`` (a flaky link
+        reconnects often; restart the run to pick up new files)."""
+        if self._tls_der is None:
+            from nerves_hub_link.config import read_der, read_der_list
 
-        cfg = self.config
-        ca = read_der_list(cfg.ca_certs) if cfg.ca_certs else None
-        cert = read_der(cfg.cert) if cfg.cert else None
-        key = read_der(cfg.key) if cfg.key else None
+            cfg = self.config
+            self._tls_der = (read_der_list(cfg.ca_certs) if cfg.ca_certs else None,
+                             read_der(cfg.cert) if cfg.cert else None,
+                             read_der(cfg.key) if cfg.key else None)
+        ca, cert, key = self._tls_der
         return self.hal.tls_context(ca, cert, key, server_name)
 
     def _headers(self):
