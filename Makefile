@@ -47,7 +47,7 @@ bench: venv
 
 ## soak: power cuts at >=1000 points and >=10 000 examples per fuzz target
 soak: venv
-	SOAK=1 $(PY) -m pytest -q tests/survive tests/test_fwup_fuzz.py tests/test_cores_fuzz.py \
+	SOAK=1 $(PY) -m pytest tests/survive tests/test_fwup_fuzz.py tests/test_cores_fuzz.py \
 	  tests/test_nerves_key_fuzz.py
 
 run: venv
