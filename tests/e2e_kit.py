@@ -73,19 +73,19 @@ class FlashDevice:
 
     async def _boot(self):
         from nerves_hub_link.config import Config, build
-        from nerves_hub_link.download import RetryConfig
         from nerves_hub_link.fwup.blockdev import FileBlockDevice
         from nerves_hub_link.link import Link
         from nerves_hub_link.update_manager import attach
         from nhl_port.device import CPythonHAL
 
-        cfg = build(Config.from_json_file(self.cfg_path))
+        cfg = build(Config.from_json_file(self.cfg_path, {"download": {
+            "time_between_retries_ms": 20, "idle_timeout_ms": self.idle_timeout}}))
         hal = CPythonHAL(cfg.data_path, reboot=self._reboot)
         dev = FileBlockDevice(self.flash)
         kv = EnvKV(dev, ENV_OFFSET, ENV_COUNT, ENV_REDUND)
         link = Link(cfg, hal, kv=kv)
         attach(link, hal, dev=dev, validate_on_connect=self.validate,
-               retry=RetryConfig(time_between_retries=20, idle_timeout=self.idle_timeout))
+               retry=cfg.download_retry())
         self.boots.append(kv.get("nerves_fw_active"))  # attach() ran validate_on_boot()
         self.loop = asyncio.get_running_loop()
         self.link = link

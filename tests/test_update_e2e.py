@@ -53,7 +53,6 @@ MP_DEVICE = """
 import asyncio, sys
 from nerves_hub_link import log
 from nerves_hub_link.config import Config, build
-from nerves_hub_link.download import RetryConfig
 from nerves_hub_link.fwup.blockdev import FileBlockDevice
 from nerves_hub_link.link import Link
 from nerves_hub_link.update_manager import attach
@@ -63,13 +62,13 @@ from unix_hal import UnixHAL
 cfg_path, flash, validate = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 boot = 0
 while True:
-    cfg = build(Config.from_json_file(cfg_path))
+    cfg = build(Config.from_json_file(cfg_path, {
+        "download": {"time_between_retries_ms": 20, "idle_timeout_ms": 1500}}))
     hal = UnixHAL(cfg.data_path)
     dev = FileBlockDevice(flash)
     kv = EnvKV(dev, %d, %d, %d)
     link = Link(cfg, hal, kv=kv)
-    attach(link, hal, dev=dev, validate_on_connect=validate,
-           retry=RetryConfig(time_between_retries=20, idle_timeout=1500))
+    attach(link, hal, dev=dev, validate_on_connect=validate, retry=cfg.download_retry())
     log.state("test-boot", kv.get("nerves_fw_active"))
 
     def on_reboot():
