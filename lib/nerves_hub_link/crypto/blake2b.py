@@ -166,15 +166,12 @@ def implementations():
 
 
 def __getattr__(name):
-    # the plain class and the source generator are separate modules, loaded on demand
-    if name in ("Blake2bPlain", "_compress"):
-        from nerves_hub_link.crypto import blake2b_plain as mod
-    elif name in ("_viper_source", "_source_for", "_rotate_rows", "small_source",
-                  "_template_state"):
-        from nerves_hub_link.crypto import blake2b_src as mod
-    else:
-        raise AttributeError(name)
-    return getattr(mod, name)
+    # the plain class is a separate module, loaded only where it is used
+    if name == "Blake2bPlain":
+        from nerves_hub_link.crypto.blake2b_plain import Blake2bPlain
+
+        return Blake2bPlain
+    raise AttributeError(name)
 
 
 _setup()

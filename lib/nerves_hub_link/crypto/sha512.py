@@ -157,17 +157,4 @@ def implementations():
     return [Sha512Plain, Sha512] + _narrow
 
 
-def __getattr__(name):
-    # the viper class and its source generator are separate modules, loaded on demand
-    if name in ("_viper_source", "_source_for", "_rot", "_sigma"):
-        from nerves_hub_link.crypto import sha512_src
-
-        return getattr(sha512_src, name)
-    if name in ("_template_state", "_Sha512ViperBase", "_ST_WORDS"):
-        from nerves_hub_link.crypto import sha512_viper
-
-        return getattr(sha512_viper, name)
-    raise AttributeError(name)
-
-
 _setup()

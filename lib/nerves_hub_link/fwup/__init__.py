@@ -2,7 +2,7 @@
 
 Modules: ``confuse`` (libconfuse parser), ``metaconf`` (meta.conf model), ``zipstream``
 (streaming ZIP reader), ``uboot_env``, ``mbr``, ``blockdev``, ``applier`` (the push-style
-engine), ``framing``/``progress``, ``keys``, ``cli`` (``python -m nerves_hub_link.fwup``).
+engine), ``framing``, ``events`` (progress), ``keys``, ``cli`` (``python -m nerves_hub_link.fwup``).
 """
 
 FWUP_VERSION = "1.16.0"

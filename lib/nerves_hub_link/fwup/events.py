@@ -1,11 +1,12 @@
-"""fwup progress computation (spec 8.3) and ``--framing`` packets (spec 8.2).
+"""fwup progress computation (spec 8.3).
 
 ``Progress(emit, low=0, high=100)``: ``start()`` emits ``low``; ``set_total(units)``;
 ``report(units)`` emits a new percentage only when it rises; ``done()`` emits ``high``.
 ``emit(type, code, text)`` is the applier's events callback (``"PR"``, ``"WN"``, ...).
 
-``frame``, ``FrameDecoder`` and ``decode_frames`` live in ``framing`` (also reachable here).
+The ``--framing`` codec (``frame``, ``FrameDecoder``, ``decode_frames``) is in ``framing``.
 """
+
 
 class Progress:
     def __init__(self, emit, low=0, high=100):
@@ -42,12 +43,3 @@ class Progress:
 
     def done(self):
         self._send(self.low + self.range)
-
-
-def __getattr__(name):
-    # the --framing codec lives in ``framing`` (not loaded by an apply without -F)
-    if name in ("frame", "FrameDecoder", "decode_frames"):
-        from nerves_hub_link.fwup import framing
-
-        return getattr(framing, name)
-    raise AttributeError(name)
