@@ -4,7 +4,7 @@
 import binascii
 import struct
 
-from nerves_hub_link.errors import BlockDeviceError, FwupError, SignatureError
+from nerves_hub_link.errors import ArchiveError, BlockDeviceError, FwupError, SignatureError
 from nerves_hub_link.fwup import keys, uboot_env
 from nerves_hub_link.fwup.applier import Applier
 from support import RamBlockDevice, fixture, raises
@@ -268,3 +268,48 @@ def test_missing_resource_and_no_task_errors():
     e = raises(FwupError, apply, RamBlockDevice(64), archive(meta, [("a.bin", DATA)]),
                task="nope")
     assert str(e).startswith("Couldn't find applicable task 'nope'.")
+
+
+class GrowingDevice:
+    """A growable output (like ``FileBlockDevice``) in RAM: reads past the end give zeros."""
+
+    growable = True
+
+    def __init__(self):
+        self.data = bytearray()
+
+    def size(self):
+        return len(self.data)
+
+    def pread(self, off, n):
+        out = bytearray(n)  # what FileBlockDevice allocates for a read
+        part = self.data[off:off + n]
+        out[:len(part)] = part
+        return out
+
+    def pwrite(self, off, data):
+        if off > len(self.data):
+            self.data.extend(bytes(off - len(self.data)))
+        self.data[off:off + len(data)] = data
+
+    def truncate(self, n):
+        del self.data[n:]
+
+    def ioctl(self, op, arg):
+        return 0
+
+
+def test_uboot_env_block_count_is_checked_before_it_sizes_a_buffer():
+    def fw(count):
+        meta = AB.replace("block-count=2", "block-count=" + count) % res_conf("rootfs", DATA)
+        return archive(meta, [("rootfs", DATA)])
+
+    # 2**50 blocks would be a 512 PiB read buffer on a growable output: the requirement
+    # cannot be read, so no task applies
+    e = raises(FwupError, apply, GrowingDevice(), fw("0x4000000000000"), task="upgrade")
+    assert "Couldn't find applicable task 'upgrade'" in str(e), str(e)
+    for count in ("0x4000000000000", "0", "65535"):
+        dev = GrowingDevice()
+        e = raises(ArchiveError, apply, dev, fw(count))
+        assert "block-count %d is out of range (1..65534)" % int(count, 0) in str(e), str(e)
+        assert dev.data == bytearray()

@@ -3,7 +3,7 @@ environment ones (``uboot_setenv/unsetenv/clearenv/recover``), loaded only for t
 use them. Largest buffers: 64 blocks of memset pattern (32 KiB), one U-Boot environment.
 """
 
-from nerves_hub_link.errors import FwupError
+from nerves_hub_link.errors import ArchiveError, FwupError
 from nerves_hub_link.fwup import uboot_env
 from nerves_hub_link.fwup.num import to_int
 
@@ -51,9 +51,19 @@ def run(app, name, args):
         raise FwupError("%s is only allowed in on-resource" % name)
 
 
+def _layout(app, name):
+    """meta.conf's (block offset, block count, redundant offset) of a U-Boot environment; the
+    count is checked before it sizes a buffer (fwup creates only 1..65534)."""
+    off, cnt, red = app.meta.uboot[name]
+    if not 1 <= cnt <= 65534:
+        raise ArchiveError("uboot-environment '%s': block-count %d is out of range (1..65534)"
+                           % (name, cnt))
+    return off, cnt, red
+
+
 def uboot_read(app, name):
     """-> (env_raw, flags, write_primary, write_redund)."""
-    off, cnt, red = app.meta.uboot[name]
+    off, cnt, red = _layout(app, name)
     size = cnt * BLOCK
     buf1 = app.cache.read(off * BLOCK, size)
     if red is None:
@@ -63,7 +73,7 @@ def uboot_read(app, name):
 
 
 def _uboot_write(app, name, env, flags, primary, redund):
-    off, cnt, red = app.meta.uboot[name]
+    off, cnt, red = _layout(app, name)
     size = cnt * BLOCK
     img = uboot_env.encode(env, size, red is not None, flags)
     if primary:
