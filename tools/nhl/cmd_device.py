@@ -55,7 +55,13 @@ def overrides_from(args):
         if v is not None:
             o[k] = v
     if args.reconnect_ms:
-        o["reconnect_after_ms"] = [int(x) for x in args.reconnect_ms.split(",")]
+        try:
+            o["reconnect_after_ms"] = [int(x) for x in args.reconnect_ms.split(",")]
+        except ValueError:
+            from nerves_hub_link.errors import ConfigError
+
+            raise ConfigError("--reconnect-ms %r is not a list of integers" % args.reconnect_ms,
+                              hint="give milliseconds separated by commas, e.g. 100,200,500")
     if getattr(args, "nerves_key_sim", None):
         o["nerves_key_sim"] = args.nerves_key_sim
     for item in args.set:
@@ -82,6 +88,24 @@ def _env_kv():
     return EnvKV
 
 
+def _check_tls_files(cfg, device_hal):
+    """Build the TLS context once before connecting: a CA, certificate or key file that does not
+    load is a ConfigError (exit 2) here, not a connect failure retried forever."""
+    from nerves_hub_link.config import read_der, read_der_list
+    from nerves_hub_link.errors import ConfigError
+
+    if not cfg.endpoint()[0]:
+        return
+    try:
+        device_hal.tls_context(read_der_list(cfg.ca_certs) if cfg.ca_certs else None,
+                               read_der(cfg.cert) if cfg.cert else None,
+                               read_der(cfg.key) if cfg.key else None, cfg.server_name())
+    except ConfigError as e:
+        raise ConfigError("%s (files: ca_certs %s, cert %s, key %s)"
+                          % (e.message, cfg.ca_certs, cfg.cert, cfg.key),
+                          hint=e.hint or "check the ca_certs, cert and key settings")
+
+
 def main(args):
     import asyncio
 
@@ -104,6 +128,7 @@ def main(args):
             cfg.update({"nerves_key": dict(cfg.nerves_key, sim=nk_sim)})
         device_hal = CPythonHAL(cfg.data_path, reboot=args.on_reboot)
         cfg, device_hal = nerves_key_setup(cfg, device_hal)
+        _check_tls_files(cfg, device_hal)
         asyncio.run(run_device(cfg, device_hal, env_kv=_env_kv()))
     except ConfigError as e:
         log.state("error", "config: %s" % e)

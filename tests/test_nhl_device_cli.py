@@ -1,0 +1,54 @@
+"""`nhl device` command-line errors: exit 2 with the reason, no traceback, no endless retries."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from nhl.hub import init_dir
+
+
+def _nhl_device(tmp_path, cfg, *args):
+    path = tmp_path / "dev.json"
+    path.write_text(json.dumps(cfg))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        os.path.abspath(p) for p in ("lib", "port_cpython", "tools")))
+    return subprocess.run([sys.executable, "-m", "nhl", "device", "--config", str(path),
+                           "--log-level", "error", *args], env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def hub_files(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("hub"))
+    init_dir(d, devices=("device-1",))
+    return d
+
+
+def _cfg(hub_files, tmp_path, **over):
+    cfg = {"host": "127.0.0.1", "port": 1, "sni": "localhost", "identifier": "device-1",
+           "ca_certs": os.path.join(hub_files, "ca.der"),
+           "cert": os.path.join(hub_files, "devices", "device-1.der"),
+           "key": os.path.join(hub_files, "devices", "device-1-key.der"),
+           "data_path": str(tmp_path / "data"), "socket": {"reconnect_after_ms": [50]}}
+    cfg.update(over)
+    return cfg
+
+
+def test_bad_reconnect_ms_is_a_usage_error(hub_files, tmp_path):
+    r = _nhl_device(tmp_path, _cfg(hub_files, tmp_path), "--reconnect-ms", "100,abc")
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    assert "--reconnect-ms '100,abc' is not a list of integers" in r.stderr
+
+
+@pytest.mark.parametrize("field, words", [("key", "client key is not"),
+                                          ("ca_certs", "cannot load the CA certificates")])
+def test_unloadable_tls_file_exits_2_instead_of_retrying(hub_files, tmp_path, field, words):
+    junk = tmp_path / "junk.der"
+    junk.write_bytes(b"not a DER object\n")
+    r = _nhl_device(tmp_path, _cfg(hub_files, tmp_path, **{field: str(junk)}))
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert words in r.stderr and str(junk) in r.stderr
+    assert "connecting" not in r.stdout
