@@ -190,3 +190,27 @@ def test_micropython_streams_framed_stdin_and_truncated_input(tmp_path):
     # Full 128 KiB segments that fwup streams out stay; the partial first one is dropped.
     assert imgs[0] == imgs[1]
     assert len(imgs[0]) % 131072 == 0 and imgs[0][:131072] == bytes(131072)
+
+
+def test_cli_closes_the_input_file_on_success_and_on_error(tmp_path, monkeypatch, capsys):
+    # in-process: nerves_hub_link.fwup.cli is also what boards run, where a leaked file stays
+    # open for the life of the interpreter
+    from nerves_hub_link.fwup import cli, cli_apply
+
+    opened = []
+
+    def tracking_open(path, mode="r"):
+        f = open(path, mode)
+        opened.append(f)
+        return f
+
+    monkeypatch.setattr(cli_apply, "open", tracking_open, raising=False)
+    good = os.path.join(FX, "F01_raw_write_basic", "signed.fw")
+    bad = tmp_path / "bad.fw"
+    bad.write_bytes(_read("F01_raw_write_basic", "signed.fw")[:300])
+    out = str(tmp_path / "out.img")
+    for fw, status in ((good, 0), (str(bad), 1)):
+        for args in (["-a", "-d", out, "-t", "complete"], ["-V"], ["-m"], ["-l"]):
+            del opened[:]
+            assert cli.main(args + ["-i", fw]) == status, (args, fw, capsys.readouterr())
+            assert len(opened) == 1 and opened[0].closed, (args, fw)

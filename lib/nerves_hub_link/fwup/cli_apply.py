@@ -95,6 +95,12 @@ def _open_input(path, framing):
         raise NervesHubError("Cannot open '%s'" % path)
 
 
+def close_input(path, f):
+    """Close what ``_open_input`` opened (stdin stays open)."""
+    if path != "-":
+        f.close()
+
+
 def _read_exact(f, n):
     buf = bytearray()
     while len(buf) < n:
@@ -194,14 +200,17 @@ def apply(opts, out):
     high = int(opts.get("progress_high", 100))
     out.event("PR", low, "")
     f, framed = _open_input(opts["input"], opts.get("framing"))
-    dev = FileBlockDevice(opts["device"], create=True)
     try:
-        app = Applier(dev, task, public_keys=keys, env=_env(), events=_skip_first_pr(out),
-                      fw_name=opts["input"], unsafe=bool(opts.get("unsafe")),
-                      progress_low=low, progress_high=high)
-        _run_archive(app, f, framed)
+        dev = FileBlockDevice(opts["device"], create=True)
+        try:
+            app = Applier(dev, task, public_keys=keys, env=_env(), events=_skip_first_pr(out),
+                          fw_name=opts["input"], unsafe=bool(opts.get("unsafe")),
+                          progress_low=low, progress_high=high)
+            _run_archive(app, f, framed)
+        finally:
+            dev.close()
     finally:
-        dev.close()
+        close_input(opts["input"], f)
     out.ok()
     if not opts.get("quiet") and not opts.get("framing"):
         out.write(b"Success!\n")

@@ -3,7 +3,7 @@ apply never loads them. Largest buffer: ``cli``'s input piece.
 """
 
 from nerves_hub_link.errors import NervesHubError
-from nerves_hub_link.fwup.cli_apply import _env, _keys, _open_input, _run_archive
+from nerves_hub_link.fwup.cli_apply import _env, _keys, _open_input, _run_archive, close_input
 
 
 def run(opts, out):
@@ -23,8 +23,11 @@ def _read_meta(opts, mode):
         raise NervesHubError("Specify an input firmware file (-i)")
     keys = _keys(opts)
     f, framed = _open_input(opts["input"], opts.get("framing"))
-    app = Applier(None, "", public_keys=keys, env=_env(), fw_name=opts["input"], mode=mode)
-    _run_archive(app, f, framed)
+    try:
+        app = Applier(None, "", public_keys=keys, env=_env(), fw_name=opts["input"], mode=mode)
+        _run_archive(app, f, framed)
+    finally:
+        close_input(opts["input"], f)
     return app
 
 
