@@ -122,28 +122,19 @@ def _viper_class(name, fn):
 
 def _setup():
     global _TEMPLATE, Blake2b
-    from nerves_hub_link.crypto import blake2b_src
+    from nerves_hub_link.crypto import _emit, blake2b_src
 
     made = blake2b_src.setup(SMALL_HEAP)
-    blake2b_src = None  # noqa: F841 (drop the last reference before unloading)
+    unload = _emit.unload
+    blake2b_src = _emit = None  # noqa: F841 (drop the last references before unloading)
     # the generator and the emitter helpers are needed only while compiling
-    _unload("nerves_hub_link.crypto.blake2b_src")
-    _unload("nerves_hub_link.crypto._emit")
+    unload("nerves_hub_link.crypto.blake2b_src")
+    unload("nerves_hub_link.crypto._emit")
     if made is None:
         Blake2b = __getattr__("Blake2bPlain")
         return
     _TEMPLATE = made[2]
     Blake2b = _viper_class(made[0], made[1])
-
-
-def _unload(name):
-    import sys
-
-    if sys.implementation.name == "micropython" and sys.modules.pop(name, None) is not None:
-        try:
-            delattr(sys.modules["nerves_hub_link.crypto"], name[23:])
-        except (AttributeError, KeyError):
-            pass
 
 
 def implementations():
