@@ -19,6 +19,7 @@ Console and extensions routes: see ``console.py`` and ``extensions.py``.
 """
 
 import base64
+import os
 
 from aiohttp import web
 
@@ -27,6 +28,12 @@ from nhl.hub.webutil import json_body, live
 
 def admin_app(hub):
     routes = web.RouteTableDef()
+
+    def existing_file(b):
+        path = b.get("file")
+        if not isinstance(path, str) or not os.path.isfile(path):
+            raise web.HTTPBadRequest(text="file %r not found\n" % (path,))
+        return path
 
     def rec_or_404(request):
         rec = hub.state.devices.get(request.match_info["id"])
@@ -56,6 +63,8 @@ def admin_app(hub):
     @routes.post("/admin/devices/{id}/push")
     async def push(request):
         b = await json_body(request, optional=True)
+        if not isinstance(b.get("event"), str):
+            raise web.HTTPBadRequest(text="body needs an \"event\" string\n")
         await live(hub.push(request.match_info["id"], b.get("topic", "device"),
                             b["event"], b.get("payload", {})))
         return web.json_response({"ok": True})
@@ -74,7 +83,7 @@ def admin_app(hub):
     @routes.post("/admin/devices/{id}/deploy")
     async def deploy(request):
         b = await json_body(request, optional=True)
-        payload = await hub.deploy(request.match_info["id"], b["file"], b.get("name"))
+        payload = await hub.deploy(request.match_info["id"], existing_file(b), b.get("name"))
         return web.json_response(payload)
 
     @routes.post("/admin/devices/{id}/disconnect")
@@ -86,7 +95,7 @@ def admin_app(hub):
     @routes.post("/admin/firmware")
     async def add_firmware(request):
         b = await json_body(request, optional=True)
-        fw = hub.add_firmware(b["file"], b.get("name"))
+        fw = hub.add_firmware(existing_file(b), b.get("name"))
         return web.json_response({"name": fw.name, "url": hub.firmware_url(fw.name),
                                   "meta": fw.meta})
 
