@@ -63,22 +63,28 @@ async def session(admin_url, device, stdin_fd=0):
     tty = os.isatty(stdin_fd)
 
     def readable():
+        """Queue what stdin has; False once it ended (or Ctrl-] was read)."""
         try:
             data = os.read(stdin_fd, 1024)
         except OSError:
             data = b""
         if not data:
             keys.put_nowait(None)
-            return
+            return False
         cut = data.find(QUIT)
         if cut >= 0:
             if cut:
                 keys.put_nowait(decoder.decode(data[:cut]))
             keys.put_nowait(None)
-            return
+            return False
         text = decoder.decode(data)
         if text:
             keys.put_nowait(text)
+        return True
+
+    def pump():
+        if readable():
+            loop.call_soon(pump)
 
     async with aiohttp.ClientSession() as http:
         try:
@@ -122,7 +128,12 @@ async def session(admin_url, device, stdin_fd=0):
                     elif ev == "error":
                         _out("\r\n[hub: %s]\r\n" % m.get("reason"))
 
-            loop.add_reader(stdin_fd, readable)
+            try:
+                loop.add_reader(stdin_fd, readable)
+                watching = True
+            except PermissionError:  # a regular file or /dev/null: epoll refuses it, and
+                watching = False     # its reads never block, so read it in loop turns
+                loop.call_soon(pump)
             if tty:
                 loop.add_signal_handler(signal.SIGWINCH,
                                         lambda: asyncio.ensure_future(window()))
@@ -131,7 +142,8 @@ async def session(admin_url, device, stdin_fd=0):
             try:
                 done, _ = await asyncio.wait({fwd, rcv}, return_when=asyncio.FIRST_COMPLETED)
             finally:
-                loop.remove_reader(stdin_fd)
+                if watching:
+                    loop.remove_reader(stdin_fd)
                 if tty:
                     loop.remove_signal_handler(signal.SIGWINCH)
                 for t in (fwd, rcv):
