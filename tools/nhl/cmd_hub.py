@@ -114,8 +114,23 @@ def main(args):
     return _serve(args)
 
 
+class _Usage(Exception):
+    """A bad command-line argument (exit 2)."""
+
+
+def _json_arg(what, text):
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        raise _Usage("%s is not valid JSON: %s: %r" % (what, e, text[:80]))
+
+
 def _client_action(args):
     base = _admin_url(args)
+    if not base.startswith(("http://", "https://")):
+        print("nhl hub: --admin %r is not an http:// URL (e.g. %s)" % (base, DEFAULT_ADMIN),
+              file=sys.stderr)
+        return 2
     if args.action == "console":
         from nhl.hub.terminal import run
 
@@ -140,7 +155,7 @@ def _client_action(args):
         elif args.action == "push":
             admin_call(base, "POST", "/admin/devices/%s/push" % args.device,
                        {"topic": args.topic, "event": args.event,
-                        "payload": json.loads(args.payload)})
+                        "payload": _json_arg("payload", args.payload)})
         elif args.action == "upload":
             r = admin_call(base, "POST", "/admin/devices/%s/console/upload" % args.device,
                            {"file": os.path.abspath(args.file)}, timeout=600)
@@ -148,7 +163,10 @@ def _client_action(args):
                                                           r["chunks"]))
         elif args.action == "faults":
             admin_call(base, "POST", "/admin/firmware/%s/faults" % args.name,
-                       {"faults": json.loads(args.plan)})
+                       {"faults": _json_arg("plan", args.plan)})
+    except _Usage as e:
+        print("nhl hub: %s: %s" % (args.action, e), file=sys.stderr)
+        return 2
     except urllib.error.HTTPError as e:
         print("nhl hub: %s: HTTP %d %s" % (args.action, e.code, e.read().decode().strip()),
               file=sys.stderr)
