@@ -5,7 +5,7 @@ import binascii
 import struct
 
 from nerves_hub_link.errors import ArchiveError, BlockDeviceError, FwupError, SignatureError
-from nerves_hub_link.fwup import keys, uboot_env
+from nerves_hub_link.fwup import keygen, keys, uboot_env
 from nerves_hub_link.fwup.applier import Applier
 from support import RamBlockDevice, fixture, raises
 
@@ -50,7 +50,7 @@ def zip_stored(entries):
 
 
 def priv_seed():
-    return keys.read_private_file(fixture(*(KEYDIR + ("fwup-key.priv",))))[:32]
+    return keygen.read_key_file(fixture(*(KEYDIR + ("fwup-key.priv",))), 64)[:32]
 
 
 def pub(name="fwup-key.pub"):

@@ -1,7 +1,8 @@
-"""fwup key formats: public key = base64 of 32 bytes, private key = base64 of seed||public.
+"""fwup public keys on the device: base64 of the 32-byte Ed25519 key (``fwup -g``'s ``.pub``).
 
-Keys may also be given raw (exactly 32 / 64 bytes) or base64 without padding. From files
-only the first 44 / 88 characters are read, so trailing whitespace is harmless.
+Keys may also be given raw (exactly 32 bytes) or base64 without padding. From a file only
+the first 44 characters are read, so trailing whitespace is harmless. Private keys and key
+generation are host-side (``keygen``). No buffers beyond one key.
 """
 
 import binascii
@@ -9,7 +10,6 @@ import binascii
 from nerves_hub_link.errors import CryptoError
 
 PUB_LEN = 32
-PRIV_LEN = 64
 MAX_KEYS = 10
 
 
@@ -35,23 +35,7 @@ def decode_public(text):
     return _decode(text, PUB_LEN, "public")
 
 
-def decode_private(text):
-    """64-byte seed||public from fwup's text (or raw) form."""
-    return _decode(text, PRIV_LEN, "private")
-
-
 def read_public_file(path):
     with open(path, "rb") as f:
         data = f.read(44)
     return decode_public(data)
-
-
-def read_private_file(path):
-    with open(path, "rb") as f:
-        data = f.read(88)
-    return decode_private(data)
-
-
-def encode(raw):
-    """fwup's text form: standard base64 with padding, no newline."""
-    return binascii.b2a_base64(raw).strip().decode()
