@@ -78,6 +78,9 @@ def cmd_keygen(args):
         paths = keygen.write_key_files(args.output, pub, priv)
     except NervesHubError as e:
         return _err(e.message, e.hint)
+    except OSError as e:
+        return _err("can't write the key files %s.pub/.priv: %s" % (args.output, e),
+                    "check the directory exists and is writable")
     print("wrote %s (public, give it to devices) and %s (private, keep it secret)" % paths)
     return 0
 
