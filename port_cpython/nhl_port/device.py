@@ -70,7 +70,7 @@ class CPythonHAL:
             clock = SimClock()
             try:
                 chip = AteccSim.from_json(opts["sim"], clock=clock, address=address)
-            except (OSError, ValueError, KeyError) as e:
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
                 from nerves_hub_link.errors import ConfigError
 
                 raise ConfigError("nerves_key.sim: cannot load chip image %s: %s"

@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from nerves_hub_link.errors import NervesHubError
+from nerves_hub_link.errors import ConfigError, NervesHubError
 
 
 def register(subparsers):
@@ -42,7 +42,13 @@ def open_key(args):
         from nhl_port.atecc_sim import AteccSim, SimClock
 
         clock = SimClock()
-        chip = AteccSim.from_json(args.sim, clock=clock, address=args.address)
+        try:
+            chip = AteccSim.from_json(args.sim, clock=clock, address=args.address)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            raise ConfigError("cannot load the simulated chip %s: %s: %s"
+                              % (args.sim, type(e).__name__, e),
+                              hint="give a vectors.json chip image (config_zone, otp_zone, "
+                                   "slots)")
         return NervesKey(chip, clock.sleep_ms, clock.ticks_ms, args.address), None
     from nhl_port.i2c_linux import LinuxI2C, sleep_ms, ticks_ms
 
@@ -56,6 +62,9 @@ def _run(args, fn):
         nk, closer = open_key(args)
         return fn(nk)
     except NervesHubError as e:
+        print("nhl nerves-key: %s" % e, file=sys.stderr)
+        return 1
+    except OSError as e:  # writing the exported files
         print("nhl nerves-key: %s" % e, file=sys.stderr)
         return 1
     finally:
