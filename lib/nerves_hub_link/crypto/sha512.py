@@ -71,14 +71,25 @@ def _compress(h, block):
         h[i] = (h[i] + x) & _M64
 
 
+def _plain_blocks(h, data, off, n):
+    mv = memoryview(data)
+    for i in range(off, off + (n << 7), 128):
+        _compress(h, mv[i:i + 128])
+
+
 class Sha512Plain:
-    """SHA-512 with 64-bit Python ints (bigints on MicroPython)."""
+    """SHA-512 with 64-bit Python ints (bigints on MicroPython).
+
+    Also the base of ``sha512_viper``'s classes, which replace ``_blocks(state, data, offset,
+    nblocks)``, ``_state()`` and ``_out()``.
+    """
 
     digest_size = 64
     block_size = 128
+    _blocks = staticmethod(_plain_blocks)
 
     def __init__(self, data=None):
-        self._h = list(IV)
+        self._h = self._state()
         self._buf = bytearray(128)
         self._n = 0
         self._len = 0
@@ -86,22 +97,31 @@ class Sha512Plain:
         if data:
             self.update(data)
 
+    def _state(self):
+        return list(IV)
+
     def update(self, data):
         if self._done:
             raise CryptoError("SHA-512: update() after digest()")
-        mv = memoryview(data)
-        n = len(mv)
+        n = len(data)
         self._len += n
         pos = 0
-        buf = self._buf
-        while pos < n:
-            take = min(128 - self._n, n - pos)
-            buf[self._n:self._n + take] = mv[pos:pos + take]
+        if self._n:
+            take = min(128 - self._n, n)
+            self._buf[self._n:self._n + take] = memoryview(data)[:take]
             self._n += take
-            pos += take
-            if self._n == 128:
-                _compress(self._h, buf)
-                self._n = 0
+            if self._n < 128:
+                return
+            self._blocks(self._h, self._buf, 0, 1)
+            self._n = 0
+            pos = take
+        full = (n - pos) >> 7
+        if full:
+            self._blocks(self._h, data, pos, full)
+            pos += full << 7
+        if pos < n:
+            self._buf[0:n - pos] = memoryview(data)[pos:]
+            self._n = n - pos
 
     def digest(self):
         if self._done:
@@ -110,6 +130,9 @@ class Sha512Plain:
         pad = 111 - self._n if self._n < 112 else 239 - self._n
         self.update(b"\x80" + bytes(pad) + bits.to_bytes(16, "big"))
         self._done = True
+        return self._out()
+
+    def _out(self):
         return b"".join(x.to_bytes(8, "big") for x in self._h)
 
 
