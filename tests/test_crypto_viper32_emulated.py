@@ -87,7 +87,7 @@ def test_blake2b_32bit_viper_code(monkeypatch):
 
     for compact in (True, False):  # boards run the compact code
 
-        class Emulated(blake2b._Blake2bViperBase):
+        class Emulated(blake2b._Blake2bBase):
             _blocks = staticmethod(_run_blocks(blake2b_src._viper_source(False, compact)))
 
         rnd = random.Random(9)

@@ -57,22 +57,28 @@ _GIDX_AT = 720
 SMALL_HEAP = 320 * 1024  # below this heap size boards compile the small-source variant
 
 
-class _Blake2bViperBase:
+class _Blake2bBase:
+    """Streaming BLAKE2b over ``_blocks(state, data, offset, nblocks)``, the last block kept
+    for ``digest``. The state is the viper code's 32-bit words; ``Blake2bPlain`` replaces
+    ``_state`` and ``_final``."""
+
     _blocks = None
 
     def __init__(self, digest_size=64, key=b""):
         check_params(digest_size, key)
         self.digest_size = digest_size
-        st = bytearray(_TEMPLATE)
-        param = 0x01010000 ^ (len(key) << 8) ^ digest_size
-        struct.pack_into("<I", st, 0, (IV[0] & 0xFFFFFFFF) ^ param)
-        self._st = st
+        self._st = self._state(0x01010000 ^ (len(key) << 8) ^ digest_size)
         self._buf = bytearray(128)
         self._n = 0
         self._done = False
         if key:
             self.update(key)
             self.update(bytes(128 - len(key)))
+
+    def _state(self, param):
+        st = bytearray(_TEMPLATE)
+        struct.pack_into("<I", st, 0, (IV[0] & 0xFFFFFFFF) ^ param)
+        return st
 
     def update(self, data):
         if self._done:
@@ -102,11 +108,13 @@ class _Blake2bViperBase:
         if self._done:
             raise CryptoError("BLAKE2b: digest() called twice")
         self._done = True
-        st = self._st
-        struct.pack_into("<II", st, 4 * 82, 0xFFFFFFFF, self._n)
         buf = self._buf
         for i in range(self._n, 128):
             buf[i] = 0
+        return self._final(self._st, buf, self._n)
+
+    def _final(self, st, buf, n):
+        struct.pack_into("<II", st, 4 * 82, 0xFFFFFFFF, n)
         self._blocks(st, buf, 0, 1)
         return bytes(st[:self.digest_size])
 
@@ -117,7 +125,7 @@ _extra = []
 
 
 def _viper_class(name, fn):
-    return type(name, (_Blake2bViperBase,), {"_blocks": staticmethod(fn)})
+    return type(name, (_Blake2bBase,), {"_blocks": staticmethod(fn)})
 
 
 def _setup():

@@ -2,13 +2,12 @@
 only where no viper code (or C hash) exists. Largest buffer: a 128-byte block.
 """
 
-from nerves_hub_link.crypto.blake2b import _G_IDX, _M64, IV, SIGMA, check_params
-from nerves_hub_link.errors import CryptoError
+from nerves_hub_link.crypto.blake2b import _G_IDX, _M64, IV, SIGMA, _Blake2bBase
 
 
 def _compress(h, block, t, last):
     m = [int.from_bytes(block[i:i + 8], "little") for i in range(0, 128, 8)]
-    v = list(h) + list(IV)
+    v = h[:8] + list(IV)
     v[12] ^= t & _M64
     v[13] ^= t >> 64
     if last:
@@ -39,48 +38,24 @@ def _compress(h, block, t, last):
         h[i] ^= v[i] ^ v[i + 8]
 
 
+def _plain_blocks(st, data, off, n):
+    mv = memoryview(data)
+    for i in range(off, off + (n << 7), 128):
+        st[8] += 128
+        _compress(st, mv[i:i + 128], st[8], False)
 
 
-class Blake2bPlain:
+class Blake2bPlain(_Blake2bBase):
     """BLAKE2b with 64-bit Python ints (bigints on MicroPython): portable, slow on boards."""
 
-    def __init__(self, digest_size=64, key=b""):
-        check_params(digest_size, key)
-        self.digest_size = digest_size
-        self._h = list(IV)
-        self._h[0] ^= 0x01010000 ^ (len(key) << 8) ^ digest_size
-        self._t = 0
-        self._buf = bytearray(128)
-        self._n = 0
-        self._done = False
-        if key:
-            self.update(key)
-            self.update(bytes(128 - len(key)))
+    _blocks = staticmethod(_plain_blocks)
 
-    def update(self, data):
-        if self._done:
-            raise CryptoError("BLAKE2b: update() after digest()")
-        mv = memoryview(data)
-        n = len(mv)
-        pos = 0
-        buf = self._buf
-        while pos < n:
-            if self._n == 128:
-                self._t += 128
-                _compress(self._h, buf, self._t, False)
-                self._n = 0
-            take = min(128 - self._n, n - pos)
-            buf[self._n:self._n + take] = mv[pos:pos + take]
-            self._n += take
-            pos += take
+    def _state(self, param):
+        st = list(IV) + [0]  # h[0..7], then the byte counter
+        st[0] ^= param
+        return st
 
-    def digest(self):
-        if self._done:
-            raise CryptoError("BLAKE2b: digest() called twice")
-        self._done = True
-        self._t += self._n
-        for i in range(self._n, 128):
-            self._buf[i] = 0
-        _compress(self._h, self._buf, self._t, True)
-        out = b"".join(x.to_bytes(8, "little") for x in self._h)
-        return out[:self.digest_size]
+    def _final(self, st, buf, n):
+        st[8] += n
+        _compress(st, buf, st[8], True)
+        return b"".join(x.to_bytes(8, "little") for x in st[:8])[:self.digest_size]
