@@ -4,7 +4,7 @@
 ``report(units)`` emits a new percentage only when it rises; ``done()`` emits ``high``.
 ``emit(type, code, text)`` is the applier's events callback (``"PR"``, ``"WN"``, ...).
 
-The ``--framing`` codec (``frame``, ``FrameDecoder``, ``decode_frames``) is in ``framing``.
+The ``--framing`` packets are built by ``framing``.
 """
 
 
