@@ -156,8 +156,9 @@ class PathGuard:
     """The ``fs`` for ``Applier``'s ``path_write``: confines writes to writable slot dirs.
 
     Archives name paths under ``ARCHIVE_ROOT`` (``/nhl/b/app.mpy``); the guard maps that root
-    onto the board's root and accepts only paths inside ``slot_dirs`` (never the running
-    slot, no ``..``). Anything else raises ``UpdateError`` before a file is opened.
+    onto the board's root and accepts only file paths inside ``slot_dirs`` (never the
+    running slot, no ``..``, no trailing ``/``). Anything else raises ``UpdateError`` before
+    a file is opened.
     """
 
     def __init__(self, root, slots):
@@ -170,7 +171,7 @@ class PathGuard:
             rest = path[len(ARCHIVE_ROOT) + 1:]
             if "/" in rest:
                 slot = rest[:rest.index("/")]
-        if ".." in path.split("/") or slot not in self.slots:
+        if ".." in path.split("/") or slot not in self.slots or path.endswith("/"):
             raise UpdateError("path_write to %r is outside the slots being updated (%s)"
                               % (path, ", ".join(ARCHIVE_ROOT + "/" + s for s in self.slots)),
                               "an app-only archive may write only into the next slot")

@@ -137,6 +137,16 @@ def test_path_guard_refuses_the_running_slot_and_escapes():
     assert fresh().path_guard().slots == ("a", "b")
 
 
+def test_path_guard_refuses_directory_paths():
+    board = fresh("b")
+    install(board, "1.0.0")
+    board, _, _ = reset(board)
+    guard = board.path_guard()
+    for bad in ("/nhl/b/", "/nhl/b/lib/"):
+        e = raises(UpdateError, guard.resolve, bad)
+        assert "outside the slots" in str(e)
+
+
 def test_activate_refuses_a_slot_without_an_app():
     board = fresh("b")
     install(board, "1.0.0")
