@@ -311,5 +311,16 @@ def test_uboot_env_block_count_is_checked_before_it_sizes_a_buffer():
     for count in ("0x4000000000000", "0", "65535"):
         dev = GrowingDevice()
         e = raises(ArchiveError, apply, dev, fw(count))
-        assert "block-count %d is out of range (1..65534)" % int(count, 0) in str(e), str(e)
+        assert e.message == ("uboot-environment 'env': block-count %d is out of range (1..65534)"
+                             % int(count, 0)), str(e)
         assert dev.data == bytearray()
+
+
+def test_meta_conf_errors_after_reading_it_keep_their_text():
+    # only a meta.conf entry that cannot be read is "Unexpected meta.conf size: 0" (spec 8.4)
+    for meta, text in (("this is { not meta.conf (((", "Unexpected error parsing meta.conf"),
+                       (simple_meta() + 'require-fwup-version="99.0.0"\n',
+                        "Unexpected error parsing meta.conf"),
+                       ("# short\n", "Unexpected meta.conf size: 8")):
+        e = raises(ArchiveError, apply, RamBlockDevice(64), archive(meta, [("a.bin", DATA)]))
+        assert e.message == text, str(e)

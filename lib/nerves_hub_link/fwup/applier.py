@@ -344,6 +344,8 @@ class Applier:
 
     def on_entry_end(self, e):
         if self.cur == "meta":
+            # read: from here on errors keep their own text (see _guard)
+            self.cur = None
             data = self.meta_buf
             self.meta_buf = None
             if not (10 <= len(data) < META_MAX):
