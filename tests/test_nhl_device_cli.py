@@ -7,16 +7,21 @@ import sys
 
 import pytest
 from nhl.hub import init_dir
+from nhl.hub.testing import micropython_binary
 
 
-def _nhl_device(tmp_path, cfg, *args):
+def _nhl_device(tmp_path, cfg, *args, interp="cpython"):
     path = tmp_path / "dev.json"
     path.write_text(json.dumps(cfg))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        os.path.abspath(p) for p in ("lib", "port_cpython", "tools")))
-    return subprocess.run([sys.executable, "-m", "nhl", "device", "--config", str(path),
-                           "--log-level", "error", *args], env=env, capture_output=True,
-                          text=True, timeout=60)
+    if interp == "micropython":
+        env = dict(os.environ, MICROPYPATH="lib:boards/unix:.frozen")
+        cmd = [micropython_binary(), "boards/unix/main.py", "--config", str(path), *args]
+    else:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            os.path.abspath(p) for p in ("lib", "port_cpython", "tools")))
+        cmd = [sys.executable, "-m", "nhl", "device", "--config", str(path),
+               "--log-level", "error", *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +57,21 @@ def test_unloadable_tls_file_exits_2_instead_of_retrying(hub_files, tmp_path, fi
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert words in r.stderr and str(junk) in r.stderr
     assert "connecting" not in r.stdout
+
+
+@pytest.mark.parametrize("field", ["key", "ca_certs"])
+def test_unix_device_unloadable_tls_file_exits_2(hub_files, tmp_path, field):
+    junk = tmp_path / "junk.der"
+    junk.write_bytes(b"not a DER object\n")
+    r = _nhl_device(tmp_path, _cfg(hub_files, tmp_path, **{field: str(junk)}),
+                    interp="micropython")
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "nhl: error: config: TLS material does not load" in r.stdout
+    assert str(junk) in r.stdout and "connecting" not in r.stdout
+
+
+def test_unix_device_refuses_an_unknown_on_reboot_mode(hub_files, tmp_path):
+    r = _nhl_device(tmp_path, _cfg(hub_files, tmp_path), "--on-reboot", "reboot",
+                    interp="micropython")
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "--on-reboot must be restart or exit, got 'reboot'" in r.stdout
