@@ -324,3 +324,16 @@ def test_meta_conf_errors_after_reading_it_keep_their_text():
                        ("# short\n", "Unexpected meta.conf size: 8")):
         e = raises(ArchiveError, apply, RamBlockDevice(64), archive(meta, [("a.bin", DATA)]))
         assert e.message == text, str(e)
+
+
+def test_meta_conf_mistakes_are_archive_errors():
+    bad_hash = simple_meta().replace("blake2b-256=%s" % blake(DATA), "blake2b-256=zz")
+    unknown = simple_meta(extra="on-init {\nfunlist={2,nosuch,1}\n}\n")
+    args = simple_meta(extra="on-init {\nfunlist={2,trim,0}\n}\n")
+    for meta, text in ((bad_hash, "invalid blake2b hash for 'a.bin'"),
+                       (unknown, "Unknown function 'nosuch' in task 'complete'"),
+                       (args, "trim: wrong number of arguments (1) in task 'complete'")):
+        dev = RamBlockDevice(64)
+        e = raises(ArchiveError, apply, dev, archive(meta, [("a.bin", DATA)]))
+        assert e.message == text, str(e)
+        assert dev.writes == 0

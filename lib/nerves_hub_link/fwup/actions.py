@@ -19,7 +19,7 @@ def run(app, name, args):
         count = to_int(args[1])
         value = to_int(args[2])
         if count < 1 or not 0 <= value <= 255:
-            raise FwupError("raw_memset: bad count %r or value %r" % (args[1], args[2]))
+            raise ArchiveError("raw_memset: bad count %r or value %r" % (args[1], args[2]))
         group = 64 if count >= 64 else count
         buf = bytes([value]) * (group * BLOCK)
         done = 0
@@ -33,7 +33,7 @@ def run(app, name, args):
         off = app.block_offset(args[0], name)
         count = to_int(args[1])
         if count < 0:
-            raise FwupError("trim: bad block count %r" % args[1])
+            raise ArchiveError("trim: bad block count %r" % args[1])
         cache.trim(off * BLOCK, count * BLOCK)
         p.report(count // 256)
     elif name == "mbr_write":
@@ -48,7 +48,7 @@ def run(app, name, args):
         off, cnt, red = app.meta.uboot[args[0]]
         p.report(cnt * BLOCK * (2 if red is not None else 1))
     else:
-        raise FwupError("%s is only allowed in on-resource" % name)
+        raise ArchiveError("%s is only allowed in on-resource" % name)
 
 
 def _layout(app, name):

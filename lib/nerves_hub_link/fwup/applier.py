@@ -116,12 +116,12 @@ class _Consumer:
 
         if res.sha256 is not None:
             if not is_hex64(res.sha256):
-                raise FwupError("invalid sha256 hash for '%s'" % res.name)
+                raise ArchiveError("invalid sha256 hash for '%s'" % res.name)
             self.h = hashes.sha256()
             self.kind = "sha256"
         else:
             if not is_hex64(res.blake2b):
-                raise FwupError("invalid blake2b hash for '%s'" % res.name)
+                raise ArchiveError("invalid blake2b hash for '%s'" % res.name)
             self.h = hashes.blake2b_256()
             self.kind = "blake2b"
         if action == "raw_write":
@@ -143,7 +143,7 @@ class _Consumer:
         while pos < n:
             while self.run_left == 0:
                 if self.run + 2 >= len(res.runs):
-                    raise FwupError("%s wrote more than %d bytes for '%s'"
+                    raise ArchiveError("%s wrote more than %d bytes for '%s'"
                                     % (self.action, res.data_size, res.name))
                 self.dest += res.runs[self.run + 1]
                 self.run += 2
@@ -183,10 +183,10 @@ class _Consumer:
         res = self.res
         if self.count != res.data_size:
             if self.count == 0:
-                raise FwupError(
+                raise ArchiveError(
                     "%s didn't write anything and was likely called twice in an on-resource "
                     "for '%s'. Try a \"cp\" function." % (self.action, res.name))
-            raise FwupError("%s wrote %d bytes for '%s', but should have written %d"
+            raise ArchiveError("%s wrote %d bytes for '%s', but should have written %d"
                             % (self.action, self.count, res.name, res.data_size))
         got = hex_digest(self.h)
         self.app.hashes_used[self.kind] = self.app.hashes_used.get(self.kind, 0) + 1
@@ -460,7 +460,7 @@ class Applier:
         for name, args in after:
             if name in DATA_ACTIONS:
                 res = c.res
-                raise FwupError(
+                raise ArchiveError(
                     "%s didn't write anything and was likely called twice in an on-resource "
                     "for '%s'. Try a \"cp\" function." % (name, res.name))
             self._action(name, args)
@@ -517,7 +517,7 @@ class Applier:
         elif name == "error":
             raise FwupError(args[0])
         elif name in DATA_ACTIONS:
-            raise FwupError("%s is only allowed in on-resource" % name)
+            raise ArchiveError("%s is only allowed in on-resource" % name)
         else:
             from nerves_hub_link.fwup import actions
 

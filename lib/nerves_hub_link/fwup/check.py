@@ -2,7 +2,7 @@
 Largest buffer: the hash state.
 """
 
-from nerves_hub_link.errors import ArchiveError, FwupError, SignatureError
+from nerves_hub_link.errors import ArchiveError, SignatureError
 from nerves_hub_link.fwup.applier import hex_digest, is_hex64
 
 
@@ -20,7 +20,7 @@ class Checker:
             self.kind = "sha256"
         else:
             if not is_hex64(res.blake2b):
-                raise FwupError("invalid blake2b hash for '%s'" % res.name)
+                raise ArchiveError("invalid blake2b hash for '%s'" % res.name)
             self.h = hashes.blake2b_256()
             self.kind = "blake2b"
 
@@ -34,7 +34,7 @@ class Checker:
     def verify(self):
         res = self.res
         if self.count != res.data_size:
-            raise FwupError("Resource %s has size %d, but meta.conf says %d"
+            raise ArchiveError("Resource %s has size %d, but meta.conf says %d"
                             % (res.name, self.count, res.data_size))
         got = hex_digest(self.h)
         want = res.sha256 if self.kind == "sha256" else res.blake2b

@@ -141,14 +141,14 @@ def _pieces(f, framed):
     if framed:
         import struct
 
-        from nerves_hub_link.errors import FwupError
+        from nerves_hub_link.errors import ArchiveError
 
         while True:
             k = _read_into(f, mv[:4])
             if not k:
                 return
             if k < 4:
-                raise FwupError("Received EOF even though framing indicated more bytes")
+                raise ArchiveError("Received EOF even though framing indicated more bytes")
             n = struct.unpack(">I", buf[:4])[0]
             if n == 0:
                 return
@@ -159,7 +159,7 @@ def _pieces(f, framed):
                 else:
                     d = _read_exact(f, want)
                 if len(d) < want:
-                    raise FwupError("Received EOF even though framing indicated more bytes")
+                    raise ArchiveError("Received EOF even though framing indicated more bytes")
                 yield d
                 n -= want
     readinto = getattr(f, "readinto", None)

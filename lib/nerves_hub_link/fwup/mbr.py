@@ -6,7 +6,7 @@ Only the four primary partitions are supported; OSIP headers and extended partit
 
 import struct
 
-from nerves_hub_link.errors import FwupError
+from nerves_hub_link.errors import ArchiveError, FwupError
 from nerves_hub_link.fwup.num import to_int
 
 _CHS_MAX = 63 * 255 * 1023
@@ -37,9 +37,9 @@ def encode(section, device_blocks=0):
         try:
             raw = bytes.fromhex(code)
         except ValueError:
-            raise FwupError("mbr '%s': bootstrap-code is not hex" % name)
+            raise ArchiveError("mbr '%s': bootstrap-code is not hex" % name)
         if len(raw) != 440:
-            raise FwupError("mbr '%s': bootstrap-code must be 440 bytes, got %d" % (name, len(raw)))
+            raise ArchiveError("mbr '%s': bootstrap-code must be 440 bytes, got %d" % (name, len(raw)))
         out[0:440] = raw
     struct.pack_into("<I", out, 440, to_int(o.get("signature", "0")) & 0xFFFFFFFF)
     parts = {}
@@ -59,7 +59,7 @@ def encode(section, device_blocks=0):
         if _bool(po.get("expand", "false")) and device_blocks > start + count:
             count = device_blocks - start
         if start < 0 or count < 0 or start > 0xFFFFFFFF or count > 0xFFFFFFFF:
-            raise FwupError("mbr '%s': partition %d offset/count out of range" % (name, idx))
+            raise ArchiveError("mbr '%s': partition %d offset/count out of range" % (name, idx))
         off = 446 + 16 * idx
         if ptype:
             out[off] = 0x80 if _bool(po.get("boot", "false")) else 0

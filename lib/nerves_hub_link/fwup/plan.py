@@ -6,7 +6,7 @@ anything is written) and sets the progress total. No buffers beyond one MBR sect
 U-Boot environment read for a requirement.
 """
 
-from nerves_hub_link.errors import FwupError, NervesHubError
+from nerves_hub_link.errors import ArchiveError, FwupError, NervesHubError
 from nerves_hub_link.fwup.num import to_int
 
 BLOCK = 512
@@ -95,16 +95,16 @@ def check_task(app, t):
                                 % (name, t.name))
             spec = ACTIONS.get(name)
             if spec is None:
-                raise FwupError("Unknown function '%s' in task '%s'" % (name, t.name))
+                raise ArchiveError("Unknown function '%s' in task '%s'" % (name, t.name))
             if not spec[0] <= len(args) <= spec[1]:
-                raise FwupError("%s: wrong number of arguments (%d) in task '%s'"
+                raise ArchiveError("%s: wrong number of arguments (%d) in task '%s'"
                                 % (name, len(args), t.name))
             if name == "path_write" and not (app.unsafe or app.fs is not None):
                 raise FwupError("path_write requires --unsafe")
             if name.startswith("uboot_") and args[0] not in app.meta.uboot:
-                raise FwupError("%s: unknown uboot-environment '%s'" % (name, args[0]))
+                raise ArchiveError("%s: unknown uboot-environment '%s'" % (name, args[0]))
             if name == "mbr_write" and args[0] not in app.meta.mbrs:
-                raise FwupError("mbr_write: unknown mbr '%s'" % args[0])
+                raise ArchiveError("mbr_write: unknown mbr '%s'" % args[0])
 
 
 def units(app, t):
