@@ -60,29 +60,12 @@ def _env_kv():
     return EnvKV
 
 
-def check_tls_files(cfg, hal):
-    """Load the CA/cert/key into a TLS context once: a file that does not load is a
-    ConfigError (exit 2) here instead of a connect failure the link retries forever."""
-    from nerves_hub_link.config import read_der, read_der_list
-
-    if not cfg.endpoint()[0]:
-        return
-    try:
-        hal.tls_context(read_der_list(cfg.ca_certs) if cfg.ca_certs else None,
-                        read_der(cfg.cert) if cfg.cert else None,
-                        read_der(cfg.key) if cfg.key else None, cfg.server_name())
-    except ConfigError as e:
-        raise ConfigError("%s (files: ca_certs %s, cert %s, key %s)"
-                          % (e.message, cfg.ca_certs, cfg.cert, cfg.key),
-                          hint=e.hint or "check the ca_certs, cert and key settings")
-
-
 def run_once(opts):
     cfg = Config.from_json_file(opts["config"], opts["set"])
     hal = UnixHAL(cfg.data_path)
     cfg, link_hal = nerves_key_setup(cfg, hal)  # unchanged without "nerves_key"
-    check_tls_files(cfg, link_hal)
     link = make_device(cfg, link_hal, env_kv=_env_kv())
+    link.check_tls()
     hal.on_reboot = link.stop
     asyncio.run(link.run())
     return hal.reboot_requested

@@ -363,6 +363,24 @@ class Link:
         ca, cert, key = self._tls_der
         return self.hal.tls_context(ca, cert, key, server_name)
 
+    def check_tls(self):
+        """Load the CA/cert/key files into a TLS context now (the command-line devices call it
+        before ``run()``): one that does not load raises ConfigError naming the files, where
+        ``run()`` would report it at every connect attempt and retry."""
+        from nerves_hub_link.errors import ConfigError
+
+        cfg = self.config
+        if not cfg.endpoint()[0]:
+            return
+        try:
+            self._tls(cfg.server_name())
+        except ConfigError as e:
+            raise ConfigError("%s (files: ca_certs %s, cert %s, key %s)"
+                              % (e.message, cfg.ca_certs, cfg.cert, cfg.key),
+                              hint=e.hint or "check the ca_certs, cert and key settings")
+        finally:
+            self._tls_der = None  # run() reads them again
+
     def _headers(self):
         cfg = self.config
         headers = []

@@ -88,31 +88,13 @@ def _env_kv():
     return EnvKV
 
 
-def _check_tls_files(cfg, device_hal):
-    """Build the TLS context once before connecting: a CA, certificate or key file that does not
-    load is a ConfigError (exit 2) here, not a connect failure retried forever."""
-    from nerves_hub_link.config import read_der, read_der_list
-    from nerves_hub_link.errors import ConfigError
-
-    if not cfg.endpoint()[0]:
-        return
-    try:
-        device_hal.tls_context(read_der_list(cfg.ca_certs) if cfg.ca_certs else None,
-                               read_der(cfg.cert) if cfg.cert else None,
-                               read_der(cfg.key) if cfg.key else None, cfg.server_name())
-    except ConfigError as e:
-        raise ConfigError("%s (files: ca_certs %s, cert %s, key %s)"
-                          % (e.message, cfg.ca_certs, cfg.cert, cfg.key),
-                          hint=e.hint or "check the ca_certs, cert and key settings")
-
-
 def main(args):
     import asyncio
 
     from nerves_hub_link import hal, log
     from nerves_hub_link.config import Config
     from nerves_hub_link.errors import ConfigError, NervesKeyError
-    from nerves_hub_link.link import run_device
+    from nerves_hub_link.link import make_device
     from nerves_hub_link.nerves_key_identity import setup as nerves_key_setup
     from nhl_port.device import CPythonHAL
 
@@ -128,8 +110,9 @@ def main(args):
             cfg.update({"nerves_key": dict(cfg.nerves_key, sim=nk_sim)})
         device_hal = CPythonHAL(cfg.data_path, reboot=args.on_reboot)
         cfg, device_hal = nerves_key_setup(cfg, device_hal)
-        _check_tls_files(cfg, device_hal)
-        asyncio.run(run_device(cfg, device_hal, env_kv=_env_kv()))
+        link = make_device(cfg, device_hal, env_kv=_env_kv())
+        link.check_tls()
+        asyncio.run(link.run())
     except ConfigError as e:
         log.state("error", "config: %s" % e)
         print("nhl device: %s" % e, file=sys.stderr)
