@@ -68,8 +68,8 @@ class Esp32Board:
         return SLOT_OF_LABEL.get(self.running_label)
 
     def running_slot(self):
-        """"a" or "b"; None when a factory app runs."""
-        return SLOT_OF_LABEL.get(self.running_label)
+        """"a" or "b"; None when a factory app runs (same as ``running``)."""
+        return self.running
 
     def next_slot(self):
         P = esp32.Partition

@@ -132,15 +132,6 @@ def write_pair(directory, stem, key, cert):
             "cert_der": base + ".der", "key_der": base + "-key.der"}
 
 
-def load_ca(directory):
-    """Read back (key, cert) of the CA written by :func:`init_ca`."""
-    with open(os.path.join(directory, "ca-key.pem"), "rb") as f:
-        key = serialization.load_pem_private_key(f.read(), None)
-    with open(os.path.join(directory, "ca.pem"), "rb") as f:
-        cert = x509.load_pem_x509_certificate(f.read())
-    return key, cert
-
-
 def init_ca(directory, hosts=("localhost", "127.0.0.1")):
     """Create ``ca``, ``server`` files in *directory*; return the CA (key, cert)."""
     ca = make_ca()
