@@ -337,3 +337,18 @@ def test_meta_conf_mistakes_are_archive_errors():
         e = raises(ArchiveError, apply, dev, archive(meta, [("a.bin", DATA)]))
         assert e.message == text, str(e)
         assert dev.writes == 0
+
+
+class FailingSyncDevice(RamBlockDevice):
+    """Writes are taken, but the final sync reports an I/O error (a full disk, a dead card)."""
+
+    def ioctl(self, op, arg):
+        if op == 3:
+            raise OSError(5)
+        return RamBlockDevice.ioctl(self, op, arg)
+
+
+def test_a_failed_sync_fails_the_apply():
+    e = raises(BlockDeviceError, apply, FailingSyncDevice(64),
+               archive(simple_meta(), [("a.bin", DATA)]))
+    assert "sync failed" in str(e), str(e)

@@ -16,7 +16,7 @@ in a file for ``FileBlockDevice`` outputs.
 import sys
 
 from nerves_hub_link.errors import BlockDeviceError, FwupError
-from nerves_hub_link.hal import IOCTL_BLOCK_COUNT, block_size
+from nerves_hub_link.hal import IOCTL_BLOCK_COUNT, IOCTL_SYNC, block_size
 
 BLOCK = 512
 SEG = 131072
@@ -176,10 +176,12 @@ class Device:
             self.dev.truncate(n)
 
     def sync(self):
+        # a file only reports a failed write (disk full) when its buffer is flushed here
         try:
-            self.dev.ioctl(3, 0)
-        except OSError:
-            pass
+            self.dev.ioctl(IOCTL_SYNC, 0)
+        except OSError as e:
+            raise BlockDeviceError("block device sync failed: %r" % (e,),
+                                   hint="the output may be incomplete; check the device")
 
 
 class _Seg:
