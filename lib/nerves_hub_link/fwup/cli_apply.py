@@ -101,16 +101,6 @@ def close_input(path, f):
         f.close()
 
 
-def _read_exact(f, n):
-    buf = bytearray()
-    while len(buf) < n:
-        d = f.read(n - len(buf))
-        if not d:
-            return bytes(buf)
-        buf.extend(d)
-    return bytes(buf)
-
-
 def _read_into(f, mv):
     """Fill ``mv`` from ``f``; returns the count (short only at EOF)."""
     readinto = getattr(f, "readinto", None)
@@ -154,10 +144,9 @@ def _pieces(f, framed):
                 return
             while n:
                 want = min(n, len(buf) if mp else MAX_PACKET)
-                if mp:
-                    d = mv[:_read_into(f, mv[:want])]
-                else:
-                    d = _read_exact(f, want)
+                # CPython: the packet in one piece (fwup's progress steps), sized once
+                d = mv[:want] if mp else memoryview(bytearray(want))
+                d = d[:_read_into(f, d)]
                 if len(d) < want:
                     raise ArchiveError("Received EOF even though framing indicated more bytes")
                 yield d
