@@ -99,16 +99,15 @@ def pbkdf2_hmac_pure(digest, password, salt, iterations, length):
     ipad, opad = _pads(password, digest)
     size = _SIZE[digest]
     salt = bytes(salt)
-    out = bytearray()
-    block = 1
-    while len(out) < length:
+    nblocks = (length + size - 1) // size
+    out = bytearray(nblocks * size)  # sized once
+    for block in range(1, nblocks + 1):
         u = _mac(ipad, opad, salt + block.to_bytes(4, "big"), digest)
         acc = int.from_bytes(u, "big")
         for _ in range(iterations - 1):
             u = _mac(ipad, opad, u, digest)
             acc ^= int.from_bytes(u, "big")
-        out.extend(acc.to_bytes(size, "big"))
-        block += 1
+        out[(block - 1) * size:block * size] = acc.to_bytes(size, "big")
     return bytes(out[:length])
 
 
