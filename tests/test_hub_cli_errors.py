@@ -68,3 +68,34 @@ def test_console_with_stdin_from_a_regular_file_ends_at_its_end(admin, tmp_path)
         r = _nhl_hub("--admin", admin, "console", "device-1", stdin=f)
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr and "(Ctrl-] quits)" in r.stdout
+
+
+def _post(admin, path, body):
+    import json
+    import urllib.request
+
+    req = urllib.request.Request(admin + path, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+@pytest.mark.parametrize("plan", [{"status": 500}, [{"status": "500"}], [{"drop_after": True}],
+                                  [{"truncate": 10}], ["status"]])
+def test_a_bad_fault_plan_is_refused_when_posted(admin, plan):
+    import urllib.error
+
+    fw = os.path.join(ROOT, "tests", "fixtures", "fwup", "F01_raw_write_basic", "signed.fw")
+    _post(admin, "/admin/firmware", {"file": fw, "name": "plan.fw"})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        _post(admin, "/admin/firmware/plan.fw/faults", {"faults": plan})
+    assert e.value.code == 400
+    good = [{"status": 500}, {"drop_after": 10}, {"stall": True, "stall_after": 0, "stall_s": 0.5},
+            {"ignore_range": True}]
+    assert _post(admin, "/admin/firmware/plan.fw/faults", {"faults": good})["faults"] == good
+
+
+def test_faults_for_a_firmware_not_hosted_says_how_to_host_it(admin):
+    r = _nhl_hub("--admin", admin, "faults", "never.fw", "[]")
+    assert r.returncode == 1
+    assert "unknown firmware 'never.fw'" in r.stderr and "nhl hub deploy" in r.stderr

@@ -25,6 +25,25 @@ from aiohttp import web
 
 from nhl.hub.webutil import json_body, live
 
+FAULT_KEYS = {"status": int, "drop_after": int, "stall": bool, "stall_after": int,
+              "stall_s": (int, float), "ignore_range": bool}
+
+
+def _fault_plan(plan):
+    """The checked fault list (HTTP 400 naming the bad entry; a bad plan used to fail the
+    firmware request it was meant for with a 500)."""
+    if not isinstance(plan, list):
+        raise web.HTTPBadRequest(text="faults must be a JSON list, got %r\n" % (plan,))
+    for i, f in enumerate(plan):
+        if not isinstance(f, dict):
+            raise web.HTTPBadRequest(text="faults[%d] must be an object, got %r\n" % (i, f))
+        for k, v in f.items():
+            want = FAULT_KEYS.get(k)
+            if want is None or not isinstance(v, want) or (want is int and isinstance(v, bool)):
+                raise web.HTTPBadRequest(
+                    text="faults[%d]: bad %s=%r (keys: %s)\n" % (i, k, v, ", ".join(FAULT_KEYS)))
+    return plan
+
 
 def admin_app(hub):
     routes = web.RouteTableDef()
@@ -103,9 +122,10 @@ def admin_app(hub):
     async def faults(request):
         fw = hub.state.firmware.get(request.match_info["name"])
         if fw is None:
-            raise web.HTTPNotFound(text="unknown firmware\n")
+            raise web.HTTPNotFound(text="unknown firmware %r (host it first: `nhl hub deploy`"
+                                        " or POST /admin/firmware)\n" % request.match_info["name"])
         b = await json_body(request, optional=True)
-        fw.faults = list(b.get("faults", []))
+        fw.faults = _fault_plan(b.get("faults", []))
         return web.json_response({"ok": True, "faults": fw.faults})
 
     @routes.get("/admin/firmware/{name}/requests")
