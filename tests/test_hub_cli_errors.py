@@ -99,3 +99,13 @@ def test_faults_for_a_firmware_not_hosted_says_how_to_host_it(admin):
     r = _nhl_hub("--admin", admin, "faults", "never.fw", "[]")
     assert r.returncode == 1
     assert "unknown firmware 'never.fw'" in r.stderr and "nhl hub deploy" in r.stderr
+
+
+def test_init_refuses_to_replace_an_existing_simulator_directory(tmp_path):
+    d = tmp_path / "sim"
+    assert _nhl_hub("--init", str(d)).returncode == 0
+    ca = (d / "ca.der").read_bytes()
+    r = _nhl_hub("--init", str(d))
+    assert r.returncode == 1
+    assert "already a simulator directory" in r.stderr
+    assert (d / "ca.der").read_bytes() == ca

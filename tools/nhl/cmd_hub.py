@@ -100,6 +100,12 @@ def main(args):
     if args.init:
         from nhl.hub import init_dir
 
+        if os.path.exists(os.path.join(args.init, "hub.json")):
+            print("nhl hub: %s is already a simulator directory; --init would replace its CA "
+                  "and secrets and lock out every device set up from it (use another DIR, or "
+                  "delete %s first)" % (args.init, os.path.join(args.init, "hub.json")),
+                  file=sys.stderr)
+            return 1
         hub = init_dir(args.init, devices=tuple(args.device or ["device-1"]))
         print("nhl hub: initialised %s (TLS port %d, admin port %d)"
               % (args.init, hub["tls_port"], hub["admin_port"]))
