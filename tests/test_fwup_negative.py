@@ -14,8 +14,9 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FX = os.path.join(ROOT, "tests", "fixtures", "fwup")
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
-# Smallest heaps measured through the CLI with code compiled from lib/: F08 applied 188K, the
-# truncated framed stream 196K; plus a margin (docs/fwup-heap.md says what blocks 96K)
+# Smallest heaps measured through the CLI with code compiled from lib/: F08 applies at 196K
+# (192K fails), the truncated framed stream ends with its error at 188K; plus a margin
+# (docs/fwup-heap.md says what blocks 96K)
 MP_HEAP = "208K"
 
 
