@@ -8,9 +8,9 @@ segments) is restored from the journal; what fwup would have flushed is committe
 dropped, trimmed segments zero-filled, the image grown to the segment end). Reads see
 trimmed segments as zeros, like fwup.
 
-Largest buffer: the original bytes of one write's span (saved to the journal; a write is
-at most one inflate chunk), a zero block (4 KiB; 512 bytes on MicroPython) while zero-filling; the journal itself lives
-in a file for ``FileBlockDevice`` outputs.
+Largest buffer: the original bytes of one write's span inside one 128 KiB segment (read back
+for the journal), a zero block (4 KiB; 512 bytes on MicroPython) while zero-filling; the
+journal itself lives in a file for ``FileBlockDevice`` outputs.
 """
 
 import sys

@@ -1,5 +1,5 @@
 """``fwup -V`` / ``-m`` / ``-l`` and the create/sign/genkey hand-off, split from ``cli`` so an
-apply never loads them. Largest buffer: ``cli``'s input piece.
+apply never loads them. Largest buffer: ``cli_apply``'s input piece.
 """
 
 from nerves_hub_link.errors import NervesHubError
