@@ -109,3 +109,24 @@ def test_init_refuses_to_replace_an_existing_simulator_directory(tmp_path):
     assert r.returncode == 1
     assert "already a simulator directory" in r.stderr
     assert (d / "ca.der").read_bytes() == ca
+
+
+def test_serve_on_a_port_in_use_says_so(tmp_path):
+    import socket
+
+    init_dir(str(tmp_path / "sim"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        r = _nhl_hub("--dir", str(tmp_path / "sim"), "--port", "0", "--admin-port",
+                     str(s.getsockname()[1]))
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr and "cannot listen" in r.stderr
+
+
+@pytest.mark.parametrize("action", [(), ("devices",)])
+def test_a_damaged_hub_json_is_reported(tmp_path, action):
+    (tmp_path / "hub.json").write_text("{bad")
+    r = _nhl_hub("--dir", str(tmp_path), *action)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr and str(tmp_path) in r.stderr

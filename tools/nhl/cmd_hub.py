@@ -82,9 +82,12 @@ def _admin_url(args):
         return args.admin.rstrip("/")
     path = os.path.join(args.dir, "hub.json")
     if os.path.exists(path):
-        with open(path) as f:
-            cfg = json.load(f)
-        return "http://127.0.0.1:%d" % cfg.get("admin_port", 4444)
+        try:
+            with open(path) as f:
+                return "http://127.0.0.1:%d" % json.load(f).get("admin_port", 4444)
+        except (OSError, ValueError, AttributeError, TypeError) as e:
+            raise _Usage("cannot read the admin port from %s: %s (pass --admin URL)"
+                         % (path, e))
     return DEFAULT_ADMIN
 
 
@@ -132,7 +135,11 @@ def _json_arg(what, text):
 
 
 def _client_action(args):
-    base = _admin_url(args)
+    try:
+        base = _admin_url(args)
+    except _Usage as e:
+        print("nhl hub: %s" % e, file=sys.stderr)
+        return 2
     if not base.startswith(("http://", "https://")):
         print("nhl hub: --admin %r is not an http:// URL (e.g. %s)" % (base, DEFAULT_ADMIN),
               file=sys.stderr)
@@ -193,11 +200,16 @@ def _serve(args):
         print("nhl hub: %s/hub.json not found; run `nhl hub --init %s` first"
               % (args.dir, args.dir), file=sys.stderr)
         return 2
-    cfg = load_settings(args.dir)
-    host = args.host or cfg.get("host", "127.0.0.1")
-    hub = load(args.dir, public_host=args.public_host or host,
-               allow_anonymous=args.plain_port is not None,
-               log=lambda line: print(line, flush=True))
+    try:
+        cfg = load_settings(args.dir)
+        host = args.host or cfg.get("host", "127.0.0.1")
+        hub = load(args.dir, public_host=args.public_host or host,
+                   allow_anonymous=args.plain_port is not None,
+                   log=lambda line: print(line, flush=True))
+    except (OSError, ValueError, KeyError, AttributeError) as e:
+        print("nhl hub: cannot load the simulator from %s: %s: %s (re-create it with "
+              "`nhl hub --init NEWDIR`)" % (args.dir, type(e).__name__, e), file=sys.stderr)
+        return 2
     if args.max_age is not None:
         hub.state.settings["max_age_s"] = args.max_age
     if args.idle_timeout is not None:
@@ -220,4 +232,8 @@ def _serve(args):
         asyncio.run(serve())
     except KeyboardInterrupt:
         pass
+    except OSError as e:  # a port in use, an address this host does not have
+        print("nhl hub: cannot listen: %s (is another `nhl hub` running? --port 0 and "
+              "--admin-port 0 pick free ports)" % e, file=sys.stderr)
+        return 1
     return 0
