@@ -215,3 +215,12 @@ def test_cli_closes_the_input_file_on_success_and_on_error(tmp_path, monkeypatch
             del opened[:]
             assert cli.main(args + ["-i", fw]) == status, (args, fw, capsys.readouterr())
             assert len(opened) == 1 and opened[0].closed, (args, fw)
+
+
+def test_cli_rejects_a_non_numeric_progress_range_with_a_message(tmp_path, capsys):
+    from nerves_hub_link.fwup import cli
+
+    fw = os.path.join(FX, "F01_raw_write_basic", "signed.fw")
+    out = str(tmp_path / "out.img")
+    assert cli.main(["-a", "-d", out, "-t", "complete", "-i", fw, "--progress-low", "ten"]) == 1
+    assert "--progress-low/--progress-high take integers, got 'ten'" in capsys.readouterr().out

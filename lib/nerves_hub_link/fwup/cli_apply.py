@@ -185,8 +185,12 @@ def apply(opts, out):
         raise NervesHubError("Specify an input firmware file (-i)")
     task = opts.get("task", "complete")
     keys = _keys(opts)
-    low = int(opts.get("progress_low", 0))
-    high = int(opts.get("progress_high", 100))
+    try:
+        low = int(opts.get("progress_low", 0))
+        high = int(opts.get("progress_high", 100))
+    except ValueError:
+        raise NervesHubError("--progress-low/--progress-high take integers, got %r and %r"
+                             % (opts.get("progress_low"), opts.get("progress_high")))
     out.event("PR", low, "")
     f, framed = _open_input(opts["input"], opts.get("framing"))
     try:
