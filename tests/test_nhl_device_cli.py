@@ -75,3 +75,11 @@ def test_unix_device_refuses_an_unknown_on_reboot_mode(hub_files, tmp_path):
                     interp="micropython")
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert "--on-reboot must be restart or exit, got 'reboot'" in r.stdout
+
+
+@pytest.mark.parametrize("interp", ["cpython", "micropython"])
+def test_set_without_equals_is_a_usage_error(hub_files, tmp_path, interp):
+    r = _nhl_device(tmp_path, _cfg(hub_files, tmp_path), "--set", "remote_console",
+                    interp=interp)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "--set 'remote_console' is not KEY=JSON" in r.stdout

@@ -39,7 +39,9 @@ def parse_args(argv):
                 raise ConfigError("--on-reboot must be restart or exit, got %r" % v)
             opts["on_reboot"] = v
         elif a == "--set":
-            k, _, val = v.partition("=")
+            k, eq, val = v.partition("=")
+            if not k or not eq:
+                raise ConfigError("--set %r is not KEY=JSON" % v)
             try:
                 opts["set"][k] = json.loads(val)
             except ValueError:

@@ -65,7 +65,13 @@ def overrides_from(args):
     if getattr(args, "nerves_key_sim", None):
         o["nerves_key_sim"] = args.nerves_key_sim
     for item in args.set:
-        k, _, v = item.partition("=")
+        k, eq, v = item.partition("=")
+        if not k or not eq:
+            from nerves_hub_link.errors import ConfigError
+
+            raise ConfigError("--set %r is not KEY=JSON" % item,
+                              hint='e.g. --set heartbeat_interval_ms=5000 --set '
+                                   'remote_console=true')
         try:
             o[k] = json.loads(v)
         except ValueError:
