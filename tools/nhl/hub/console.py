@@ -95,7 +95,12 @@ class ConsoleRelay:
             if payload.get("chunk") != f["next"]:
                 f["errors"].append("chunk %r, expected %d" % (payload.get("chunk"), f["next"]))
             f["next"] += 1
-            raw = base64.b64decode(payload.get("data", ""))
+            try:
+                raw = base64.b64decode(payload.get("data", ""), validate=True)
+            except (ValueError, TypeError):  # a broken chunk is recorded, not a dropped link
+                f["errors"].append("chunk %d: data is not base64: %r"
+                                   % (f["next"] - 1, str(payload.get("data"))[:40]))
+                return
             if len(raw) > UPLOAD_CHUNK:
                 f["errors"].append("chunk %d has %d bytes" % (f["next"] - 1, len(raw)))
             f["data"] += raw
