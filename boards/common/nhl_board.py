@@ -35,6 +35,8 @@ def _ticks():
 def _ticks_diff(a, b):
     f = getattr(time, "ticks_diff", None)
     return f(a, b) if f else a - b
+
+
 DEFAULT_CONFIG = "/nhl/config.json"
 
 
