@@ -83,3 +83,10 @@ def test_set_without_equals_is_a_usage_error(hub_files, tmp_path, interp):
                     interp=interp)
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert "--set 'remote_console' is not KEY=JSON" in r.stdout
+
+
+@pytest.mark.parametrize("port", ["70000", "0", "x"])
+def test_port_flag_outside_the_range_is_a_usage_error(hub_files, tmp_path, port):
+    r = _nhl_device(tmp_path, _cfg(hub_files, tmp_path), "--port", port)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "is not a port (1..65535)" in r.stderr and "connecting" not in r.stdout

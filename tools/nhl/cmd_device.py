@@ -14,13 +14,24 @@ import json
 import sys
 
 
+def _port(text):
+    """argparse type: a TCP port (the config would warn and fall back to 443)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 0 < n < 65536:
+        raise argparse.ArgumentTypeError("%r is not a port (1..65535)" % text)
+    return n
+
+
 def register(subparsers):
     p = subparsers.add_parser(
         "device", help="run a CPython NervesHub device from a JSON config",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", required=True, help="JSON device config file")
     p.add_argument("--host", help="server host (overrides config host)")
-    p.add_argument("--port", type=int, help="server port")
+    p.add_argument("--port", type=_port, help="server port (1..65535)")
     p.add_argument("--url", help="server URL wss://host:port (overrides host/port)")
     p.add_argument("--sni", help="TLS server name to verify (default: host)")
     p.add_argument("--data-path", help="device data directory (KV, flash image)")
