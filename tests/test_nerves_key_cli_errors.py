@@ -1,5 +1,6 @@
 """`nhl nerves-key --sim FILE` with a chip image it cannot load: exit 1 naming the file, no
-traceback; `nhl device` refuses the same images as a config error."""
+traceback; `nhl device` refuses the same images (and a data_path it cannot create) as a
+config error."""
 
 import pytest
 from nerves_hub_link.errors import ConfigError
@@ -30,3 +31,11 @@ def test_device_hal_refuses_an_unloadable_sim_image(tmp_path, name):
     hal = CPythonHAL(str(tmp_path / "data"))
     with pytest.raises(ConfigError):
         hal.nerves_key({"sim": _image(tmp_path, name)})
+
+
+def test_device_hal_with_an_uncreatable_data_path(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError) as e:
+        CPythonHAL(str(blocker / "data"))
+    assert "cannot create data_path %s" % (blocker / "data") in str(e.value)

@@ -29,7 +29,13 @@ class CPythonHAL:
 
     def __init__(self, data_path, reboot="exec", kv_defaults=None):
         self.data_path = data_path
-        os.makedirs(data_path, exist_ok=True)
+        try:
+            os.makedirs(data_path, exist_ok=True)
+        except OSError as e:
+            from nerves_hub_link.errors import ConfigError
+
+            raise ConfigError("cannot create data_path %s: %s" % (data_path, e),
+                              hint="set data_path to a writable directory")
         self.kv = JSONFileKV(os.path.join(data_path, "kv.json"),
                              DEFAULT_KV if kv_defaults is None else kv_defaults)
         self._reboot = reboot
