@@ -352,3 +352,11 @@ def test_a_failed_sync_fails_the_apply():
     e = raises(BlockDeviceError, apply, FailingSyncDevice(64),
                archive(simple_meta(), [("a.bin", DATA)]))
     assert "sync failed" in str(e), str(e)
+
+
+def test_verify_and_apply_agree_on_a_malformed_sha256():
+    meta = simple_meta(sha=True).replace('sha256="%s"' % sha256hex(DATA), 'sha256="zz"')
+    fw = archive(meta, [("a.bin", DATA)])
+    for mode, dev in (("apply", RamBlockDevice(64)), ("verify", None)):
+        e = raises(ArchiveError, apply, dev, fw, mode=mode)
+        assert e.message == "invalid sha256 hash for 'a.bin'", (mode, str(e))

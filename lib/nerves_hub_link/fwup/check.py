@@ -15,7 +15,9 @@ class Checker:
         self.app = app
         self.res = res
         self.count = 0
-        if res.sha256 is not None and is_hex64(res.sha256):
+        if res.sha256 is not None:  # as the applier: a sha256 given is the one checked
+            if not is_hex64(res.sha256):
+                raise ArchiveError("invalid sha256 hash for '%s'" % res.name)
             self.h = hashes.sha256()
             self.kind = "sha256"
         else:
