@@ -90,3 +90,12 @@ def test_port_flag_outside_the_range_is_a_usage_error(hub_files, tmp_path, port)
     r = _nhl_device(tmp_path, _cfg(hub_files, tmp_path), "--port", port)
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert "is not a port (1..65535)" in r.stderr and "connecting" not in r.stdout
+
+
+@pytest.mark.parametrize("interp", ["cpython", "micropython"])
+def test_uncreatable_data_path_exits_2(hub_files, tmp_path, interp):
+    (tmp_path / "file").write_text("")
+    bad = str(tmp_path / "file" / "data")
+    r = _nhl_device(tmp_path, _cfg(hub_files, tmp_path, data_path=bad), interp=interp)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "cannot create data_path %s" % bad in r.stdout

@@ -73,7 +73,11 @@ class UnixHAL:
 
     def __init__(self, data_path, kv_defaults=None):
         self.data_path = data_path
-        makedirs(data_path)
+        try:
+            makedirs(data_path)
+        except OSError as e:
+            raise ConfigError("cannot create data_path %s: %s" % (data_path, e),
+                              hint="set data_path to a writable directory")
         self.kv = JSONFileKV(data_path + "/kv.json",
                              DEFAULT_KV if kv_defaults is None else kv_defaults)
         self._last = time.ticks_ms()
