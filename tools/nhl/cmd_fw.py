@@ -67,6 +67,21 @@ def _need_file(path, what):
     return 0
 
 
+def _need_private_key(path):
+    """0, or exit code 2 after the error when *path* is missing or not a private key file
+    (the same code a bad -p KEY.pub gets)."""
+    from nerves_hub_link.fwup import keygen
+
+    rc = _need_file(path, "private key")
+    if rc:
+        return rc
+    try:
+        keygen.read_key_file(path, keygen.PRIVATE_LEN)
+    except NervesHubError as e:
+        return _err(e.message, e.hint, 2)
+    return 0
+
+
 # ---- keygen / create / sign ------------------------------------------------------------
 
 
@@ -101,7 +116,7 @@ def cmd_create(args):
     rc = _need_file(args.config, "config file")
     if rc:
         return rc
-    if args.private_key and _need_file(args.private_key, "private key"):
+    if args.private_key and _need_private_key(args.private_key):
         return 2
     try:
         env = _parse_env(args.define)
@@ -130,10 +145,9 @@ def cmd_sign(args):
 
     if not args.input:
         return _err("give the archive with -i FILE (or --detached FILE)", code=2)
-    for path, what in ((args.input, "archive"), (args.private_key, "private key")):
-        rc = _need_file(path, what)
-        if rc:
-            return rc
+    rc = _need_file(args.input, "archive") or _need_private_key(args.private_key)
+    if rc:
+        return rc
     bar = _progress(args, "sign")
     try:
         info = create.sign_archive(args.input, args.output or args.input, args.private_key,
@@ -153,10 +167,9 @@ def _sign_detached(args):
     from nerves_hub_link.fwup import keygen
 
     path = args.detached
-    for p, what in ((path, "file"), (args.private_key, "private key")):
-        rc = _need_file(p, what)
-        if rc:
-            return rc
+    rc = _need_file(path, "file") or _need_private_key(args.private_key)
+    if rc:
+        return rc
     out = args.output or path + ".sig"
     try:
         key = keygen.read_key_file(args.private_key, keygen.PRIVATE_LEN)
