@@ -224,3 +224,20 @@ def test_cli_rejects_a_non_numeric_progress_range_with_a_message(tmp_path, capsy
     out = str(tmp_path / "out.img")
     assert cli.main(["-a", "-d", out, "-t", "complete", "-i", fw, "--progress-low", "ten"]) == 1
     assert "--progress-low/--progress-high take integers, got 'ten'" in capsys.readouterr().out
+
+
+def test_cli_reports_an_input_read_error_without_a_traceback(tmp_path, monkeypatch, capsys):
+    from nerves_hub_link.fwup import cli, cli_apply
+
+    class FailingInput:
+        def readinto(self, buf):
+            raise OSError(5, "Input/output error")
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(cli_apply, "open", lambda path, mode="r": FailingInput(), raising=False)
+    out = str(tmp_path / "out.img")
+    for args in (["-a", "-d", out, "-t", "complete"], ["-V"]):
+        assert cli.main(args + ["-i", "x.fw"]) == 1
+        assert "fwup: Error reading the input: OSError(5" in capsys.readouterr().out

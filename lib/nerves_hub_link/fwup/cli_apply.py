@@ -167,10 +167,15 @@ def _pieces(f, framed):
 
 
 def _run_archive(app, f, framed):
-    for piece in _pieces(f, framed):
-        app.feed(piece)
-        if app.done:
-            return
+    try:
+        for piece in _pieces(f, framed):
+            app.feed(piece)
+            if app.done:
+                return
+    except OSError as e:  # the applier turns output errors into BlockDeviceError: this is input
+        from nerves_hub_link.errors import FwupError
+
+        raise FwupError("Error reading the input: %r" % (e,))
     app.finish()
 
 
