@@ -104,7 +104,9 @@ def _source_for(wide):
 
 
 # blocks(state, data, offset, n): compress n 128-byte blocks of data from offset.
-_VIPER_TEMPLATE = """
+# The block loop's head, shared by both templates: bump the byte counter, load the 16 message
+# words as 32 little-endian halves at state words 48..79.
+_HEAD = """
 @micropython.viper
 def blocks(st: ptr32, data: ptr8, off: int, nblocks: int):
     s8 = ptr8(st)
@@ -123,7 +125,8 @@ def blocks(st: ptr32, data: ptr8, off: int, nblocks: int):
                           | (uint(data[p + 3]) << 24))
             p += 4
             i += 1
-@INIT@
+"""
+_VIPER_TEMPLATE = _HEAD + """@INIT@
         v12l ^= uint(st[80])
         v12h ^= uint(st[81])
         v14l ^= uint(st[82])
@@ -172,26 +175,7 @@ def small_source(wide):
     return _SMALL_TEMPLATE.replace("@G@", "\n".join(o))
 
 
-_SMALL_TEMPLATE = """
-@micropython.viper
-def blocks(st: ptr32, data: ptr8, off: int, nblocks: int):
-    s8 = ptr8(st)
-    M = uint(0xFFFF) | (uint(0xFFFF) << 16)
-    blk = 0
-    while blk < nblocks:
-        inc = uint(st[83])
-        lo = uint(st[80])
-        nl = (lo + inc) & M
-        st[80] = nl
-        st[81] = (uint(st[81]) + (((lo & inc) | ((lo | inc) & ~nl)) >> 31)) & M
-        p = off + blk * 128
-        i = 0
-        while i < 32:
-            st[48 + i] = (uint(data[p]) | (uint(data[p + 1]) << 8) | (uint(data[p + 2]) << 16)
-                          | (uint(data[p + 3]) << 24))
-            p += 4
-            i += 1
-        i = 0
+_SMALL_TEMPLATE = _HEAD + """        i = 0
         while i < 16:
             st[148 + i] = uint(st[i])
             st[164 + i] = uint(st[84 + i])
