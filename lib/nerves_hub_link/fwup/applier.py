@@ -73,6 +73,20 @@ def is_hex64(s):
     return True
 
 
+def resource_hash(res):
+    """``(hash object, kind)`` that checks ``res``: its ``sha256`` when meta.conf gives one
+    (boards have it in C), else BLAKE2b-256 as fwup does."""
+    from nerves_hub_link.crypto import hashes
+
+    if res.sha256 is not None:
+        if not is_hex64(res.sha256):
+            raise ArchiveError("invalid sha256 hash for '%s'" % res.name)
+        return hashes.sha256(), "sha256"
+    if not is_hex64(res.blake2b):
+        raise ArchiveError("invalid blake2b hash for '%s'" % res.name)
+    return hashes.blake2b_256(), "blake2b"
+
+
 def hex_digest(h):
     from nerves_hub_link.crypto.hashes import to_hex
 
@@ -112,18 +126,7 @@ class _Consumer:
         self.run = 0  # index of the current data run in res.runs
         self.run_left = res.runs[0]
         self.dest = 0  # byte offset inside the resource's extent
-        from nerves_hub_link.crypto import hashes
-
-        if res.sha256 is not None:
-            if not is_hex64(res.sha256):
-                raise ArchiveError("invalid sha256 hash for '%s'" % res.name)
-            self.h = hashes.sha256()
-            self.kind = "sha256"
-        else:
-            if not is_hex64(res.blake2b):
-                raise ArchiveError("invalid blake2b hash for '%s'" % res.name)
-            self.h = hashes.blake2b_256()
-            self.kind = "blake2b"
+        self.h, self.kind = resource_hash(res)
         if action == "raw_write":
             if len(args) > 1:
                 raise FwupError("raw_write: encrypted writes (%s) are not supported" % args[1])

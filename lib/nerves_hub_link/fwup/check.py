@@ -3,28 +3,17 @@ Largest buffer: the hash state.
 """
 
 from nerves_hub_link.errors import ArchiveError, SignatureError
-from nerves_hub_link.fwup.applier import hex_digest, is_hex64
+from nerves_hub_link.fwup.applier import hex_digest, resource_hash
 
 
 class Checker:
     """Consumer of one resource in verify mode."""
 
     def __init__(self, app, res):
-        from nerves_hub_link.crypto import hashes
-
         self.app = app
         self.res = res
         self.count = 0
-        if res.sha256 is not None:  # as the applier: a sha256 given is the one checked
-            if not is_hex64(res.sha256):
-                raise ArchiveError("invalid sha256 hash for '%s'" % res.name)
-            self.h = hashes.sha256()
-            self.kind = "sha256"
-        else:
-            if not is_hex64(res.blake2b):
-                raise ArchiveError("invalid blake2b hash for '%s'" % res.name)
-            self.h = hashes.blake2b_256()
-            self.kind = "blake2b"
+        self.h, self.kind = resource_hash(res)  # as the applier: a sha256 given is the one checked
 
     def data(self, chunk):
         self.h.update(chunk)
