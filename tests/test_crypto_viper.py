@@ -81,3 +81,52 @@ def test_viper_variants_match_hashlib_on_micropython(tmp_path):
     # On the 64-bit unix port both the 64-bit and the 32-bit word variants must have run.
     assert {"Blake2bViper", "Blake2bViper32", "Sha512Viper", "Sha512Viper32"} <= seen
     assert rows > 100
+
+
+MP_NATIVE = """
+import sys
+from binascii import hexlify
+from nerves_hub_link.crypto import blake2b, sha512
+print("native", ",".join(sorted(m.split(".")[-1] for m in sys.modules if m.endswith("_native"))))
+data = open(sys.argv[1], "rb").read()
+for n in (0, 127, 128, 129, 4097, 65536):
+    for name, h in (("b2", blake2b.Blake2b(32)), ("s5", sha512.Sha512())):
+        for i in range(0, n, 1000):
+            h.update(data[i:min(n, i + 1000)])
+        print(name, n, hexlify(h.digest()).decode())
+"""
+
+
+@pytest.mark.skipif(MICROPYTHON is None or MPY_CROSS is None,
+                    reason="micropython or mpy-cross not installed")
+@pytest.mark.parametrize("arch,heap,loaded", [
+    ("x64", "4M", "blake2b_native,sha512_native"),
+    ("x64", "256K", "blake2b_native"),  # under sha512.SMALL_HEAP plain SHA-512 is lighter
+    ("armv6m", "4M", ""),  # built for another board: the source is compiled instead
+])
+def test_prebuilt_native_hash_modules_load_and_match_hashlib(arch, heap, loaded, tmp_path):
+    from nhl import mpbuild
+
+    lib = tmp_path / "lib"
+    shutil.copytree(os.path.join(ROOT, "lib"), str(lib))
+    work = tmp_path / "gen"
+    targets = ["nerves_hub_link/crypto/blake2b.py", "nerves_hub_link/crypto/sha512.py"]
+    mpbuild.compile_files(mpbuild.native_sources(targets, arch, str(work)), arch, str(lib),
+                          MPY_CROSS)
+    assert (lib / "nerves_hub_link" / "crypto" / "blake2b_native.mpy").exists()
+    data = random.Random(5).randbytes(65536)
+    (tmp_path / "data.bin").write_bytes(data)
+    (tmp_path / "run.py").write_text(MP_NATIVE)
+    r = subprocess.run([MICROPYTHON, "-X", "heapsize=" + heap, str(tmp_path / "run.py"),
+                        str(tmp_path / "data.bin")], env=dict(os.environ, MICROPYPATH=str(lib)),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split("\n")
+    assert lines[0] == "native " + loaded
+    rows = [line.split() for line in lines[1:] if line]
+    assert len(rows) == 12
+    for name, n, got in rows:
+        n = int(n)
+        want = (hashlib.blake2b(data[:n], digest_size=32) if name == "b2"
+                else hashlib.sha512(data[:n])).hexdigest()
+        assert got == want, (name, n)

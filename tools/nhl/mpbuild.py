@@ -9,7 +9,11 @@
 - ``import_closure(roots)``: every project file the entry scripts import, directly or not
   (``ast``; lazy imports inside functions count, optional imports guarded by
   ``except ImportError`` only when the module exists).
-- ``compile_files(...)``: mpy-cross for an architecture, returning the ``.mpy`` sizes.
+- ``compile_files(...)``: mpy-cross for an architecture, returning the ``.mpy`` sizes. With
+  ``crypto/blake2b.py`` or ``crypto/sha512.py`` in the set it also builds ``blake2b_native`` /
+  ``sha512_native``: their viper code as machine code for that architecture, so boards load it
+  instead of compiling source at import (no compile peak, and on the unix port and ESP32 the
+  code lives outside the GC heap).
 """
 
 import ast
@@ -307,9 +311,48 @@ def find_tool(name, explicit=None):
     raise FileNotFoundError("%s not found: `pip install %s` (or make venv)" % (name, name))
 
 
+NATIVE = {  # module whose viper code is prebuilt -> (native module, source generator)
+    "nerves_hub_link/crypto/blake2b.py": ("nerves_hub_link/crypto/blake2b_native.py",
+                                          "nerves_hub_link.crypto.blake2b_src"),
+    "nerves_hub_link/crypto/sha512.py": ("nerves_hub_link/crypto/sha512_native.py",
+                                         "nerves_hub_link.crypto.sha512_src"),
+}
+WIDE_ARCHS = ("x64",)  # viper ints are 64-bit: the code may use carries out of bit 31
+
+
+def native_sources(targets, arch, work_dir):
+    """[(generated source, target name)] of the native modules *targets* call for."""
+    import importlib
+
+    lib = os.path.join(ROOT, "lib")
+    if lib not in sys.path:
+        sys.path.insert(0, lib)
+    importlib.import_module("nerves_hub_link.crypto.blake2b")  # the generators import it
+    out = []
+    for target in sorted(targets):
+        if target not in NATIVE:
+            continue
+        native, gen = NATIVE[target]
+        src = os.path.join(work_dir, native)
+        os.makedirs(os.path.dirname(src), exist_ok=True)
+        with open(src, "w") as f:
+            f.write(importlib.import_module(gen).native_source(arch in WIDE_ARCHS))
+        out.append((src, native))
+    return out
+
+
 def compile_files(files, arch, out_dir, mpy_cross=None):
-    """Compile [(source, target .py name)] to ``out_dir/<target>.mpy``; returns
-    [(target .mpy name, size)]. Raises RuntimeError with mpy-cross's message on failure."""
+    """Compile [(source, target .py name)] to ``out_dir/<target>.mpy``, plus the native
+    modules they call for (``NATIVE``); returns [(target .mpy name, size)]. Raises
+    RuntimeError with mpy-cross's message on failure."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as work:
+        files = list(files) + native_sources([t for _s, t in files], arch, work)
+        return _compile(files, arch, out_dir, mpy_cross)
+
+
+def _compile(files, arch, out_dir, mpy_cross):
     tool = find_tool("mpy-cross", mpy_cross)
     out = []
     for src, target in files:

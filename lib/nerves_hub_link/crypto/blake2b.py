@@ -2,11 +2,12 @@
 
 ``Blake2b(digest_size=64, key=b"")`` has ``update(data)`` and ``digest()`` (once).
 ``Blake2b`` is the fastest variant on this interpreter: ``Blake2bViper`` on
-MicroPython with the viper emitter (64-bit words as 32-bit halves, compiled at
-import from source made by ``blake2b_src``, about 3 ms on x64; ``Blake2bViperSmall``, a
-smaller and slower code, when the heap is under ``SMALL_HEAP``), else ``Blake2bPlain``
-(``blake2b_plain``: Python ints; bigints on MicroPython). Largest buffers: a 128-byte
-block and a 752-byte viper state.
+MicroPython with the viper emitter (64-bit words as 32-bit halves): prebuilt as native code
+in ``blake2b_native`` when the build made one (``mpy-cross -march``, see ``native_source``
+in ``blake2b_src``), else compiled at import from source made by ``blake2b_src``, about
+3 ms on x64 (``Blake2bViperSmall``, a smaller and slower code, when the heap is under
+``SMALL_HEAP``); else ``Blake2bPlain`` (``blake2b_plain``: Python ints; bigints on
+MicroPython). Largest buffers: a 128-byte block and a 752-byte viper state.
 """
 
 import struct
@@ -128,8 +129,35 @@ def _viper_class(name, fn):
     return type(name, (_Blake2bBase,), {"_blocks": staticmethod(fn)})
 
 
+def _template_state():
+    st = bytearray(4 * _ST_WORDS)
+    for i in range(8):
+        struct.pack_into("<II", st, 8 * i, IV[i] & 0xFFFFFFFF, IV[i] >> 32)
+        struct.pack_into("<II", st, 4 * 84 + 8 * i, IV[i] & 0xFFFFFFFF, IV[i] >> 32)
+    struct.pack_into("<I", st, 4 * 83, 128)
+    st[_SIGMA_AT:_SIGMA_AT + 192] = SIGMA + SIGMA[:32]
+    st[_GIDX_AT:_GIDX_AT + 32] = bytes([x for g in _G_IDX for x in g])
+    return st
+
+
+def _prebuilt():
+    """``blocks`` from the native module a board build made, or None (no such module, or
+    one built for another architecture)."""
+    try:
+        from nerves_hub_link.crypto.blake2b_native import blocks  # portable: ok (built)
+    except (ImportError, ValueError):  # ValueError: .mpy for another architecture
+        return None
+    return blocks
+
+
 def _setup():
     global _TEMPLATE, Blake2b
+    fn = _prebuilt()
+    if fn is not None:
+        # native code, nothing to compile: the fast variant whatever the heap
+        _TEMPLATE = _template_state()
+        Blake2b = _viper_class("Blake2bViper", fn)
+        return
     from nerves_hub_link.crypto import _emit, blake2b_src
 
     made = blake2b_src.setup(SMALL_HEAP)

@@ -10,21 +10,13 @@ and then drops it. Three shapes of ``blocks(st, data, off, n)``:
 * ``small_source(wide)``: one G in a loop over an index table, v kept in the state array:
   about a third of the source, so compiling it fits a small heap; slower.
 
-Also the set-up ``blake2b`` runs once (``setup``, ``build``, the template state).
+Also the set-up ``blake2b`` runs once (``setup``, ``build``) and ``native_source``, the
+module a board build compiles with ``mpy-cross -march`` into ``blake2b_native``.
 No buffers: the source text (up to 13 kB) is the largest object.
 """
 
-import struct
-
 from nerves_hub_link.crypto import _emit
-from nerves_hub_link.crypto.blake2b import (
-    _G_IDX,
-    _GIDX_AT,
-    _SIGMA_AT,
-    _ST_WORDS,
-    IV,
-    SIGMA,
-)
+from nerves_hub_link.crypto.blake2b import _G_IDX, _template_state
 
 
 def _rotate_rows(o, ind, forward):
@@ -219,15 +211,10 @@ _SMALL_TEMPLATE = _HEAD + """        i = 0
 """
 
 
-def _template_state():
-    st = bytearray(4 * _ST_WORDS)
-    for i in range(8):
-        struct.pack_into("<II", st, 8 * i, IV[i] & 0xFFFFFFFF, IV[i] >> 32)
-        struct.pack_into("<II", st, 4 * 84 + 8 * i, IV[i] & 0xFFFFFFFF, IV[i] >> 32)
-    struct.pack_into("<I", st, 4 * 83, 128)
-    st[_SIGMA_AT:_SIGMA_AT + 192] = SIGMA + SIGMA[:32]
-    st[_GIDX_AT:_GIDX_AT + 32] = bytes([x for g in _G_IDX for x in g])
-    return st
+def native_source(wide):
+    """Text of ``blake2b_native``: the fast ``blocks`` for 64-bit viper words when ``wide``
+    (x64), else the compact code boards run."""
+    return "import micropython\n" + _source_for(wide)
 
 
 def build(kind):

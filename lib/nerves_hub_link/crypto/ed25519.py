@@ -299,10 +299,13 @@ def _check(key, sig, k):
     a = _decode(key)
     if a is None:
         return False
-    table = [_cached(pt) for pt in _odd_multiples(a, 1 << (W_VAR - 2))]
-    # [S]B + [k](-A) must encode to R; -(X, Y, Z, T) = (-X, Y, Z, -T).
-    neg = [(t[1], t[0], (P - t[2]) % P, t[3]) for t in table]
-    q = _double_scalar(s, k, neg)
+    # [S]B + [k](-A) must encode to R; -(X, Y, Z, T) = (-X, Y, Z, -T), so the cached form
+    # of -P swaps its first two entries and negates the third (built in place: one table)
+    table = _odd_multiples(a, 1 << (W_VAR - 2))
+    for i in range(len(table)):
+        t = _cached(table[i])
+        table[i] = (t[1], t[0], (P - t[2]) % P, t[3])
+    q = _double_scalar(s, k, table)
     return _encode(q) == sig[:32]
 
 

@@ -2,9 +2,10 @@
 
 ``Sha512Plain()`` has ``update(data)`` and ``digest()`` (once). ``Sha512`` is the
 fastest pure variant on this interpreter: ``Sha512Viper`` (``sha512_viper``: 32-bit word
-halves, compiled at import from ``sha512_src``'s source) on MicroPython with the viper
-emitter and a heap of at least ``SMALL_HEAP``, else ``Sha512Plain`` (then no viper code is
-loaded).
+halves) on MicroPython with the viper emitter and a heap of at least ``SMALL_HEAP``: its
+code prebuilt as native code in ``sha512_native`` when the build made one, else compiled at
+import from ``sha512_src``'s source; else ``Sha512Plain`` (then no viper code is loaded: on
+small heaps the viper state and class cost more RAM than the one meta.conf check gains).
 Largest buffers: a 128-byte block plus the 80-word schedule (viper state 1344 bytes).
 """
 
@@ -151,14 +152,28 @@ def _viper_heap():
     return gc.mem_alloc() + gc.mem_free() >= SMALL_HEAP
 
 
+def _prebuilt():
+    """``blocks`` from the native module a board build made, or None."""
+    try:
+        from nerves_hub_link.crypto.sha512_native import blocks  # portable: ok (built)
+    except (ImportError, ValueError):  # ValueError: .mpy for another architecture
+        return None
+    return blocks
+
+
 def _setup():
     global _TEMPLATE, Sha512
     if not _viper_heap():
         return  # small heaps: the plain code, no viper module loaded
-    from nerves_hub_link.crypto import _emit, sha512_viper
+    from nerves_hub_link.crypto import sha512_viper
 
+    fn = _prebuilt()
+    if fn is None:
+        from nerves_hub_link.crypto import _emit
+
+        fn = sha512_viper.build(_emit.WIDE)
     _TEMPLATE = sha512_viper._template_state()
-    cls = sha512_viper.make("Sha512Viper", _emit.WIDE)
+    cls = sha512_viper.make("Sha512Viper", fn)
     if cls is None:
         _TEMPLATE = None
         return
@@ -176,7 +191,7 @@ def implementations():
     from nerves_hub_link.crypto import _emit, sha512_viper
 
     if _emit.WIDE and not _narrow:
-        _narrow.append(sha512_viper.make("Sha512Viper32", False))
+        _narrow.append(sha512_viper.make("Sha512Viper32", sha512_viper.build(False)))
     return [Sha512Plain, Sha512] + _narrow
 
 

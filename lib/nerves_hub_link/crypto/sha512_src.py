@@ -5,6 +5,12 @@ dropped by boards once compiled. No buffers: the source text is the largest obje
 from nerves_hub_link.crypto import _emit
 
 
+def native_source(wide):
+    """Text of ``sha512_native`` (``blocks`` as native code), which a board build compiles
+    with ``mpy-cross -march``: the 64-bit-carry code when ``wide`` (x64)."""
+    return "import micropython\n" + _source_for(wide)
+
+
 def _rot(out, ind, dst, x, n):
     """dst = rotr64(x, n) into (dst+'l', dst+'h') (n != 32), or shr when n < 0."""
     if n < 0:

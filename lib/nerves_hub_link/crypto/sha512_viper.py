@@ -1,13 +1,12 @@
 """The viper SHA-512 for ``sha512`` (loaded only on heaps of at least ``sha512.SMALL_HEAP``).
 
 ``_Sha512ViperBase`` (``Sha512Plain`` with the state - H, W and K - as 32-bit word pairs)
-and ``build(wide)``, which compiles ``sha512_src``'s source. Largest buffers: the 1344-byte
+``build(wide)``, which compiles ``sha512_src``'s source, and ``make(name, fn)``. Largest buffers: the 1344-byte
 state, a 128-byte block.
 """
 
 import struct
 
-from nerves_hub_link.crypto import _emit
 from nerves_hub_link.crypto.sha512 import IV, K, Sha512Plain
 
 # State words (32-bit, (lo, hi) pairs): H 0..15, W 16..175, K 176..335.
@@ -40,7 +39,7 @@ class _Sha512ViperBase(Sha512Plain):
 
 def build(wide):
     """Compile the viper ``blocks`` (64-bit-carry code when ``wide``); None without viper."""
-    from nerves_hub_link.crypto import sha512_src
+    from nerves_hub_link.crypto import _emit, sha512_src
 
     src = sha512_src._source_for(wide)
     sha512_src = None  # noqa: F841
@@ -48,9 +47,8 @@ def build(wide):
     return _emit.build(src, "blocks")
 
 
-def make(name, wide):
-    """A viper SHA-512 class, or None."""
-    fn = build(wide)
+def make(name, fn):
+    """A viper SHA-512 class around the compiled ``blocks`` *fn*, or None when *fn* is None."""
     if fn is None:
         return None
     return type(name, (_Sha512ViperBase,), {"_blocks": staticmethod(fn)})

@@ -117,6 +117,7 @@ class _Src(io.IOBase):
 
     def __init__(self):
         self.carry = bytearray(MP_MARGIN)
+        self.out = bytearray(MP_OUT)  # the inflater's output buffer, kept with the carry
         self.clen = 0
         self.cpos = 0
         self.piece = b""
@@ -156,15 +157,19 @@ class _MpInflater:
     at least ``MP_MARGIN`` input bytes are buffered (or at end of input, in ``drain``).
     """
 
-    def __init__(self, max_chunk):
+    def __init__(self, src):
         import gc
 
         import deflate  # portable: ok (MicroPython only)
 
         gc.collect()  # the 32 KiB window needs one contiguous block
-        self.src = _Src()
-        self.d = deflate.DeflateIO(self.src, deflate.RAW, 15)
-        self.out = bytearray(MP_OUT)
+        # one carry and output buffer per ZipStream, allocated with it while the heap is
+        # tidy: a 4 KiB block per entry may find no hole next to the held window reserve
+        src.clen = src.cpos = src.ppos = 0
+        src.piece = b""
+        self.src = src
+        self.d = deflate.DeflateIO(src, deflate.RAW, 15)
+        self.out = src.out
         self.eof = False
         self.started = False
 
@@ -206,8 +211,8 @@ class _MpInflater:
 
     def unused(self):
         s = self.src
-        # a view, not a copy: this inflater is finished, nobody writes the carry again
-        rest = memoryview(s.carry)[s.cpos:s.clen]
+        # a copy (usually a few bytes): the next entry's inflater refills the same carry
+        rest = bytes(memoryview(s.carry)[s.cpos:s.clen])
         s.clen = s.cpos = 0
         return rest
 
@@ -216,12 +221,12 @@ class _MpInflater:
         return self._read()
 
 
-def _inflater(max_chunk):
+def _inflater(zs):
     if _ZLIB:
         from nerves_hub_link.fwup.zipstream_zlib import ZlibInflater
 
-        return ZlibInflater(max_chunk)
-    return _MpInflater(max_chunk)
+        return ZlibInflater(zs.max_chunk)
+    return _MpInflater(zs.src)
 
 
 class ZipStream:
@@ -238,6 +243,7 @@ class ZipStream:
         self.nentries = 0
         self.pending = None  # bytes that must be parsed before the rest of the piece
         self.inf = None
+        self.src = None if _ZLIB else _Src()  # MicroPython: every inflater's input carry
         self.reading = True
         self.held = None
         self.crc = self.cread = self.uread = 0
@@ -374,7 +380,7 @@ class ZipStream:
         self.cread = 0
         self.uread = 0
         self.held = None
-        self.inf = _inflater(self.max_chunk) if e.method == 8 else None
+        self.inf = _inflater(self) if e.method == 8 else None
         if e.method == 0 and (e.flags & 8) and e.csize == 0:
             self._fail_data(ArchiveError(
                 "Stored ZIP entry %r without a size is not supported" % e.name))
