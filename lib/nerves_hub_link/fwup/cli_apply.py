@@ -1,7 +1,7 @@
 """The streaming half of the fwup command line: ``apply(opts, out)`` and the input readers
 (also used by ``cli_info``). Split from ``cli`` so ``python -m nerves_hub_link.fwup -a`` can
 drop the argument handling while data streams (``__main__``). Largest buffer: one 16 KiB
-input piece (4 KiB on MicroPython; framed input: one packet).
+input piece (2 KiB on MicroPython; framed input: one packet).
 """
 
 import sys
@@ -9,7 +9,7 @@ import sys
 from nerves_hub_link.errors import NervesHubError
 
 READ_SIZE = 16384  # fwup's read size: gives fwup's progress steps
-MP_READ_SIZE = 4096
+MP_READ_SIZE = 2048
 MAX_PACKET = 1 << 20
 
 
@@ -120,7 +120,7 @@ def _read_into(f, mv):
 
 
 def _pieces(f, framed):
-    """Yield input pieces: file reads into one fixed buffer (16 KiB; 4 KiB on MicroPython), or
+    """Yield input pieces: file reads into one fixed buffer (16 KiB; 2 KiB on MicroPython), or
     framed packet payloads (each one piece on CPython, as fwup; buffer-sized on MicroPython)."""
     import gc
 

@@ -102,6 +102,12 @@ def reserve_window():
                 n -= 256
 
 
+def hold_window(d):
+    """Keep ``d`` (a finished DeflateIO) as the reserved block."""
+    global _reserve
+    _reserve = d
+
+
 def release_window():
     """Free the reserved block (while code needed once runs; ``reserve_window`` again after)."""
     global _reserve
@@ -139,10 +145,11 @@ class _Src(io.IOBase):
 
     def stash(self):
         """Keep the unread rest of the piece in the carry buffer (it is < MP_MARGIN bytes)."""
-        rest = self.piece[self.ppos:]
+        rest = memoryview(self.piece)[self.ppos:]  # views: no copies (overlapping moves are
+        # memmove in MicroPython)
         c = self.carry
         n = self.clen - self.cpos
-        c[0:n] = c[self.cpos:self.clen]
+        c[0:n] = memoryview(c)[self.cpos:self.clen]
         c[n:n + len(rest)] = rest
         self.clen = n + len(rest)
         self.cpos = 0
@@ -178,6 +185,9 @@ class _MpInflater:
             # hand the reserved block over: DeflateIO allocates its window on this first read
             self.started = True
             release_window()
+            import gc
+
+            gc.collect()  # free the block now, so first fit puts the window in it
         try:
             n = self.d.readinto(self.out)
         except EOFError:
@@ -186,8 +196,11 @@ class _MpInflater:
             raise zerr(-3)
         if not n:
             self.eof = True
+            # the spent DeflateIO (state + window) is the reserve now: the next inflater takes
+            # its blocks over, and nothing allocated meanwhile can split them (a new reserve
+            # would need the freed blocks to be collected here, which a stale pointer can stop)
+            hold_window(self.d)
             self.d = None
-            reserve_window()
             return b""
         return memoryview(self.out)[:n]
 
