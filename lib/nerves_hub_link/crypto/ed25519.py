@@ -215,17 +215,7 @@ def _double_scalar(s, k, a_table):
 
 
 def _base_mult(s):
-    q = _IDENTITY
-    tab = _base()
-    digits, n = _wnaf(s, W_BASE)
-    for i in range(n - 1, -1, -1):
-        q = _double(q)
-        d = digits[i] - 16
-        if d > 0:
-            q = _add_affine(q, tab[d >> 1])
-        elif d < 0:
-            q = _sub_affine(q, tab[(-d) >> 1])
-    return q
+    return _double_scalar(s, 0, ())  # k = 0: no digit of A, the table is never read
 
 
 def _encode(p):
