@@ -56,17 +56,13 @@ def main(argv=None, defer_apply=False):
     out = _Out(opts.get("framing"), opts.get("quiet"), opts.get("numeric"))
     if opts.get("apply"):
         return (opts, out) if defer_apply else run(opts, out)
-    try:
-        if opts.get("verify") or opts.get("metadata") or opts.get("list"):
-            from nerves_hub_link.fwup import cli_info
+    if opts.get("verify") or opts.get("metadata") or opts.get("list"):
+        from nerves_hub_link.fwup import cli_info
 
-            cli_info.run(opts, out)
-        else:
-            raise NervesHubError("Specify -a (apply), -V (verify), -m (metadata), -l (list), "
-                                 "-c (create), -S (sign) or -g (generate keys)")
-    except NervesHubError as e:
-        out.event("ER", 0, e.message)
-        out.flush()
-        return 1
-    out.flush()
-    return 0
+        return run(opts, out, cli_info.run)
+    return run(opts, out, _no_mode)
+
+
+def _no_mode(opts, out):
+    raise NervesHubError("Specify -a (apply), -V (verify), -m (metadata), -l (list), "
+                         "-c (create), -S (sign) or -g (generate keys)")

@@ -227,10 +227,11 @@ def _skip_first_pr(out):
     return ev
 
 
-def run(opts, out):
-    """Apply with fwup's error report; returns the exit status."""
+def run(opts, out, action=None):
+    """Run ``action(opts, out)`` (default: ``apply``) with fwup's error report; returns the
+    exit status."""
     try:
-        apply(opts, out)
+        (action or apply)(opts, out)
     except NervesHubError as e:
         out.event("ER", 0, e.message)
         out.flush()
