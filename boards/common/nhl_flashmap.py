@@ -25,6 +25,18 @@ FWUP_BLOCK = 512
 SECTOR = 4096
 
 
+def _sectors(off, n):
+    """(position, sector, offset in the sector, length) of each piece of ``n`` bytes at
+    ``off`` that lies in one sector."""
+    pos = 0
+    while pos < n:
+        a = off + pos
+        s = a % SECTOR
+        take = min(SECTOR - s, n - pos)
+        yield pos, a // SECTOR, s, take
+        pos += take
+
+
 class PartitionWindow:
     """Byte-addressed view of a flash partition with erase-before-write."""
 
@@ -40,19 +52,12 @@ class PartitionWindow:
         self._dirty = False
 
     def read(self, off, buf):
-        n = len(buf)
         mv = memoryview(buf)
-        pos = 0
-        while pos < n:
-            a = off + pos
-            sec = a // SECTOR
-            take = min(SECTOR - a % SECTOR, n - pos)
+        for pos, sec, s, take in _sectors(off, len(mv)):
             if sec == self._sec:
-                s = a % SECTOR
                 mv[pos:pos + take] = self._buf[s:s + take]
             else:
-                self.part.readblocks(sec, mv[pos:pos + take], a % SECTOR)
-            pos += take
+                self.part.readblocks(sec, mv[pos:pos + take], s)
 
     def write(self, off, data):
         if not self.writable:
@@ -61,13 +66,7 @@ class PartitionWindow:
                 % (self.name, self.addr + off),
                 "the archive must write the next-update slot only")
         mv = memoryview(data)
-        n = len(mv)
-        pos = 0
-        while pos < n:
-            a = off + pos
-            sec = a // SECTOR
-            s = a % SECTOR
-            take = min(SECTOR - s, n - pos)
+        for pos, sec, s, take in _sectors(off, len(mv)):
             if take == SECTOR:
                 if sec == self._sec:
                     self._sec = -1
@@ -77,7 +76,6 @@ class PartitionWindow:
                 self._load(sec)
                 self._buf[s:s + take] = mv[pos:pos + take]
                 self._dirty = True
-            pos += take
 
     def _load(self, sec):
         if sec == self._sec:
