@@ -1,6 +1,6 @@
 """The applier's block actions: ``raw_memset``, ``trim``, ``mbr_write`` and the U-Boot
 environment ones (``uboot_setenv/unsetenv/clearenv/recover``), loaded only for tasks that
-use them. Largest buffers: 64 blocks of memset pattern (32 KiB), one U-Boot environment.
+use them. Largest buffers: 8 blocks of memset pattern (4 KiB), one U-Boot environment.
 """
 
 from nerves_hub_link.errors import ArchiveError, FwupError
@@ -20,7 +20,7 @@ def run(app, name, args):
         value = to_int(args[2])
         if count < 1 or not 0 <= value <= 255:
             raise ArchiveError("raw_memset: bad count %r or value %r" % (args[1], args[2]))
-        group = 64 if count >= 64 else count
+        group = 8 if count >= 8 else count  # 4 KiB of pattern: fits beside the deflate window
         buf = bytes([value]) * (group * BLOCK)
         done = 0
         while done < count:
@@ -65,11 +65,13 @@ def uboot_read(app, name):
     """-> (env_raw, flags, write_primary, write_redund)."""
     off, cnt, red = _layout(app, name)
     size = cnt * BLOCK
-    buf1 = app.cache.read(off * BLOCK, size)
+    cache = app.cache
     if red is None:
-        return uboot_env.decode(buf1, False, off, True), 0, True, False
-    buf2 = app.cache.read(red * BLOCK, size)
-    return uboot_env.choose(buf1, buf2, off, red)
+        return uboot_env.decode(cache.read(off * BLOCK, size), False, off, True), 0, True, False
+    return uboot_env.choose_read(lambda: cache.read(off * BLOCK, size),
+                                 lambda: cache.read(red * BLOCK, size),
+                                 cache.read(off * BLOCK + 4, 1)[0],
+                                 cache.read(red * BLOCK + 4, 1)[0], off, red)
 
 
 def _uboot_write(app, name, env, flags, primary, redund):

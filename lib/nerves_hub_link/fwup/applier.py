@@ -33,7 +33,7 @@ from nerves_hub_link.errors import (
 )
 from nerves_hub_link.fwup.events import Progress
 from nerves_hub_link.fwup.num import to_int
-from nerves_hub_link.fwup.zipstream import MAX_CHUNK, ZipStream
+from nerves_hub_link.fwup.zipstream import MAX_CHUNK, ZipStream, release_window
 
 SIG_NAME = "meta.conf.ed25519"
 META_NAME = "meta.conf"
@@ -274,6 +274,14 @@ class Applier:
             err = BlockDeviceError("I/O error: %r" % (e,))
             self._fail(err)
             raise err
+        except MemoryError:
+            # a failure like any other: writes are undone and on-error runs, with the
+            # decoder's window and buffers freed first so the undo has room
+            self.zs.release()
+            err = FwupError("Out of memory: the heap is too small for this archive",
+                            hint="docs/fwup-heap.md lists the heap each kind of archive needs")
+            self._fail(err)
+            raise err
 
     def _fail(self, err):
         if self.phase == _FAILED:
@@ -369,6 +377,7 @@ class Applier:
         if self.mode == "verify":
             self.phase = _DONE
             return
+        release_window()  # nothing is inflated any more: U-Boot environments get its room
         for name, args in self.task.events["on-finish"]:
             self._action(name, args)
         self.cache.flush()

@@ -330,11 +330,9 @@ class SegmentCache:
             hi = min(hi, comm)
         if hi <= lo:
             return
-        old = self.dev.read(lo, hi - lo)
         for i in range((hi - lo) // BLOCK):
-            if new >> (first + i) & 1:
-                blk = b0 + first + i
-                self.journal.save(blk, memoryview(old)[i * BLOCK:(i + 1) * BLOCK])
+            if new >> (first + i) & 1:  # block by block: no buffer as long as the write
+                self.journal.save(b0 + first + i, self.dev.read(lo + i * BLOCK, BLOCK))
 
     def read(self, off, n):
         """Read bytes as fwup's cache would return them (trimmed segments read as zeros)."""

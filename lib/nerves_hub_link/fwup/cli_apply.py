@@ -236,6 +236,10 @@ def run(opts, out, action=None):
         out.event("ER", 0, e.message)
         out.flush()
         return 1
+    except MemoryError:  # outside the applier (which undoes its writes first)
+        out.event("ER", 0, "Out of memory: the heap is too small for this archive")
+        out.flush()
+        return 1
     out.flush()
     return 0
 

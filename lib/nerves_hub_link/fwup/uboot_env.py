@@ -8,6 +8,7 @@ API::
     decode(buf, redundant=False, block=0, raw=False) -> dict   # str, or bytes if raw
     encode(env, size, redundant=False, flags=0) -> bytearray    # pairs sorted by name
     choose(buf1, buf2, block1, block2) -> (env_raw, flags, write_primary, write_redund)
+    choose_read(read1, read2, flag1, flag2, block1, block2) -> the same, copies read lazily
 
 Errors raise ``FwupError`` with fwup's texts. Largest buffer: one environment (``size``).
 """
@@ -32,18 +33,20 @@ def decode(buf, redundant=False, block=0, raw=False):
     if expected != got:
         raise FwupError("U-boot environment (block %d) CRC32 mismatch (expected 0x%08x; got 0x%08x)"
                         % (block, expected, got))
-    data = bytes(buf[start:])
+    if isinstance(buf, memoryview):
+        buf = bytes(buf)
     env = {}
-    i = 0
-    n = len(data)
-    while i < n and data[i] != 0:
-        z = data.find(b"\x00", i)
+    i = start
+    n = len(buf)
+    # parsed in place: a copy of the environment would double the heap it needs
+    while i < n and buf[i] != 0:
+        z = buf.find(b"\x00", i)
         if z < 0:
             raise FwupError("Invalid U-boot environment")
-        eq = data.find(b"=", i, z)
+        eq = buf.find(b"=", i, z)
         if eq < 0:
             raise FwupError("Invalid U-boot environment")
-        name, value = data[i:eq], data[eq + 1:z]
+        name, value = bytes(buf[i:eq]), bytes(buf[eq + 1:z])
         if raw:
             env[name] = value
         else:
@@ -51,14 +54,17 @@ def decode(buf, redundant=False, block=0, raw=False):
                 env[str(name, "utf-8")] = str(value, "utf-8")
             except UnicodeError:
                 raise FwupError("U-boot environment (block %d) holds non-UTF-8 text at byte %d"
-                                % (block, start + i))
+                                % (block, i))
         i = z + 1
     return env
 
 
 def encode(env, size, redundant=False, flags=0):
     """Encode a dict (str or bytes) into a ``size``-byte environment image."""
-    out = bytearray(b"\xff" * size)
+    out = bytearray(size)
+    ff = b"\xff" * 64
+    for i in range(0, size, 64):  # 0xFF fill without a second size-long buffer
+        out[i:i + 64] = ff[:size - i]
     start = 5 if redundant else 4
     if redundant:
         out[4] = flags & 0xFF
@@ -90,21 +96,25 @@ def choose(buf1, buf2, block1=0, block2=0):
     flag byte of the copy used, and which copies the next write must go to. Raises the
     decode error when neither copy is valid.
     """
-    f1 = buf1[4]
-    f2 = buf2[4]
+    return choose_read(lambda: buf1, lambda: buf2, buf1[4], buf2[4], block1, block2)
+
+
+def choose_read(read1, read2, f1, f2, block1=0, block2=0):
+    """``choose`` with each copy read only when it is decoded (one environment in memory):
+    ``read1()``/``read2()`` return the copies, ``f1``/``f2`` are their flag bytes."""
     delta = (f2 - f1) & 0xFF
     if delta == 0 or delta >= 128:
-        first, second = (buf1, block1, f1), (buf2, block2, f2)
+        first, second = (read1, block1, f1), (read2, block2, f2)
         primary_first = True
     else:
-        first, second = (buf2, block2, f2), (buf1, block1, f1)
+        first, second = (read2, block2, f2), (read1, block1, f1)
         primary_first = False
     try:
-        env = decode(first[0], True, first[1], True)
+        env = decode(first[0](), True, first[1], True)
         # the next write goes to the other copy
         return env, first[2], not primary_first, primary_first
     except FwupError:
         pass
-    env = decode(second[0], True, second[1], True)
+    env = decode(second[0](), True, second[1], True)
     # the first copy was bad: rewrite it (and the second too if it failed, handled above)
     return env, second[2], primary_first, not primary_first

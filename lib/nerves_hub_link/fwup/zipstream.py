@@ -21,7 +21,7 @@ Errors while reading an entry that was asked for raise ``ArchiveError`` (fwup's 
 ``ZIP bad CRC: 0x.. should be 0x..``, ``ZIP decompression failed (-5)``, ...).
 
 Largest buffers: CPython - one inflate output chunk (``max_chunk``, 256 KiB); MicroPython -
-the 32 KiB deflate window, a 4 KiB input carry and a 1 KiB output buffer. Header bytes are
+the 32 KiB deflate window, two 4 KiB input carries and a 1 KiB output buffer. Header bytes are
 capped at ``MAX_HEADER``.
 """
 
@@ -123,6 +123,7 @@ class _Src(io.IOBase):
 
     def __init__(self):
         self.carry = bytearray(MP_MARGIN)
+        self.spare = bytearray(MP_MARGIN)  # the other carry: see ``_MpInflater.unused``
         self.out = bytearray(MP_OUT)  # the inflater's output buffer, kept with the carry
         self.clen = 0
         self.cpos = 0
@@ -224,8 +225,12 @@ class _MpInflater:
 
     def unused(self):
         s = self.src
-        # a copy (usually a few bytes): the next entry's inflater refills the same carry
-        rest = bytes(memoryview(s.carry)[s.cpos:s.clen])
+        rest = memoryview(s.carry)[s.cpos:s.clen]
+        if len(rest):
+            # the bytes after the entry (up to MP_MARGIN) are parsed where they are; the next
+            # inflater fills the other buffer. A copy would need a new block of that size
+            # each time, which a fragmented small heap may not have.
+            s.carry, s.spare = s.spare, s.carry
         s.clen = s.cpos = 0
         return rest
 
@@ -264,6 +269,15 @@ class ZipStream:
     @property
     def done(self):
         return self.state == _END
+
+    def release(self):
+        """Give up: free the inflater, its window and the buffers (the stream is over)."""
+        import gc
+
+        self.state = _END
+        self.inf = self.src = self.pending = self.held = None
+        release_window()
+        gc.collect()
 
     # -- input ---------------------------------------------------------------------------
 
