@@ -34,6 +34,19 @@ def hub(hub_dir):
     h.stop()
 
 
+@pytest.fixture(scope="module")
+def plain_hub(tmp_path_factory):
+    """The simulator without TLS (HTTP and WebSocket on 127.0.0.1), shared by a module."""
+    from nhl.hub import init_dir
+    from nhl.hub.testing import HubThread
+
+    d = str(tmp_path_factory.mktemp("hub"))
+    init_dir(d)
+    h = HubThread(d, plain=True)
+    yield h
+    h.stop()
+
+
 @pytest.fixture
 def run_device():
     """``start(interp, cfg_path, *args)`` -> a ``DeviceProcess``; all are stopped afterwards."""

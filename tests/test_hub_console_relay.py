@@ -6,17 +6,11 @@ import json
 
 import aiohttp
 import pytest
-from nhl.hub import init_dir
-from nhl.hub.testing import HubThread
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory):
-    d = str(tmp_path_factory.mktemp("hub"))
-    init_dir(d)
-    h = HubThread(d, plain=True)
-    yield h
-    h.stop()
+def hub(plain_hub):
+    return plain_hub
 
 
 @pytest.mark.parametrize("data", ["%%%not base64%%%", 12345])

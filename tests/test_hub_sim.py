@@ -13,19 +13,15 @@ import urllib.request
 import aiohttp
 import pytest
 from nerves_hub_link import auth
-from nhl.hub import init_dir, load_settings
-from nhl.hub.testing import ROOT, HubThread
+from nhl.hub import load_settings
+from nhl.hub.testing import ROOT
 
 FW = os.path.join(ROOT, "tests", "fixtures", "fwup", "F01_raw_write_basic", "signed.fw")
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory):
-    d = str(tmp_path_factory.mktemp("hub"))
-    init_dir(d)
-    h = HubThread(d, plain=True)
-    yield h
-    h.stop()
+def hub(plain_hub):
+    return plain_hub
 
 
 def _tls_ctx(hub):
