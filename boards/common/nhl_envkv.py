@@ -30,19 +30,25 @@ class EnvKV:
         self._flags = 0
         self._targets = (True, True)
 
-    def _read(self, offset):
-        buf = bytearray(self.size)
-        self.dev.readblocks(offset, buf)
-        return buf
+    def _copy(self, blk):
+        """(read, size) of the copy at ``blk``, read a block at a time (``uboot_env.PIECE``)."""
+        def read(off, n):
+            first = off // BLOCK
+            buf = bytearray(((off + n + BLOCK - 1) // BLOCK - first) * BLOCK)
+            self.dev.readblocks(blk + first, buf)
+            return memoryview(buf)[off - first * BLOCK:off - first * BLOCK + n]
+
+        return read, self.size
 
     def _load(self):
         try:
             if self.redund is None:
-                env = uboot_env.decode(self._read(self.offset), False, self.offset, True)
+                read, size = self._copy(self.offset)
+                env = uboot_env.decode_from(read, size, False, self.offset, True)
                 self._targets = (True, False)
             else:
-                env, self._flags, wp, wr = uboot_env.choose(
-                    self._read(self.offset), self._read(self.redund), self.offset, self.redund)
+                env, self._flags, wp, wr = uboot_env.choose_read(
+                    self._copy(self.offset), self._copy(self.redund), self.offset, self.redund)
                 self._targets = (wp, wr)
             self.valid = True
         except FwupError:

@@ -1,6 +1,7 @@
 """The applier's block actions: ``raw_memset``, ``trim``, ``mbr_write`` and the U-Boot
 environment ones (``uboot_setenv/unsetenv/clearenv/recover``), loaded only for tasks that
-use them. Largest buffers: 8 blocks of memset pattern (4 KiB), one U-Boot environment.
+use them. Largest buffers: 8 blocks of memset pattern (4 KiB); U-Boot environments are read
+and written a block at a time.
 """
 
 from nerves_hub_link.errors import ArchiveError, FwupError
@@ -62,26 +63,28 @@ def _layout(app, name):
 
 
 def uboot_read(app, name):
-    """-> (env_raw, flags, write_primary, write_redund)."""
+    """-> (env_raw, flags, write_primary, write_redund), read a block at a time."""
     off, cnt, red = _layout(app, name)
     size = cnt * BLOCK
     cache = app.cache
     if red is None:
-        return uboot_env.decode(cache.read(off * BLOCK, size), False, off, True), 0, True, False
-    return uboot_env.choose_read(lambda: cache.read(off * BLOCK, size),
-                                 lambda: cache.read(red * BLOCK, size),
-                                 cache.read(off * BLOCK + 4, 1)[0],
-                                 cache.read(red * BLOCK + 4, 1)[0], off, red)
+        return uboot_env.decode_from(_reader(cache, off), size, False, off, True), 0, True, False
+    return uboot_env.choose_read((_reader(cache, off), size), (_reader(cache, red), size),
+                                 off, red)
+
+
+def _reader(cache, blk):
+    return lambda o, n: cache.read(blk * BLOCK + o, n)
 
 
 def _uboot_write(app, name, env, flags, primary, redund):
     off, cnt, red = _layout(app, name)
     size = cnt * BLOCK
-    img = uboot_env.encode(env, size, red is not None, flags)
-    if primary:
-        app.cache.write(off * BLOCK, img, False)
-    if redund and red is not None:
-        app.cache.write(red * BLOCK, img, False)
+    cache = app.cache
+    for blk, wanted in ((off, primary), (red, redund)):
+        if wanted and blk is not None:
+            uboot_env.encode_to(lambda o, d, b=blk: cache.write(b * BLOCK + o, d, False), env,
+                                size, red is not None, flags)
 
 
 def _uboot_action(app, name, args):
