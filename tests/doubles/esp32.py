@@ -26,6 +26,8 @@ TYPE_APP = 0
 TYPE_DATA = 1
 
 SECTOR = 4096
+_ERASED = b"\xff" * SECTOR
+_PIECE = 512  # bytes programmed per step (see Partition._program)
 ESP_ERR_OTA_VALIDATE_FAILED = -5379
 ESP_ERR_NOT_SUPPORTED = -262
 ESP_ERR_OTA_ROLLBACK_INVALID_STATE = -261
@@ -169,6 +171,11 @@ class FileStore:
             f.seek(start)
             f.write(data)
 
+    def readinto(self, start, buf):
+        with open(self.path, "rb") as f:
+            f.seek(start)
+            f.readinto(buf)
+
 
 chip = Chip(table=())  # no partitions until a test calls reset_chip()
 
@@ -259,7 +266,11 @@ class Partition:
     def readblocks(self, block_num, buf, offset=0):
         start = block_num * self.block_size + offset
         self._range(start, len(buf))
-        buf[:] = self._buf()[start:start + len(buf)]
+        d = self._buf()
+        if isinstance(d, FileStore):
+            d.readinto(start, buf)
+        else:
+            buf[:] = d[start:start + len(buf)]
 
     def writeblocks(self, block_num, buf, offset=None):
         start = block_num * self.block_size + (offset or 0)
@@ -284,20 +295,21 @@ class Partition:
     def _erase(self, start, n):
         d = self._buf()
         for s in range(start, start + n, SECTOR):
-            d[s:s + SECTOR] = b"\xff" * SECTOR
+            d[s:s + SECTOR] = _ERASED
             chip.erases += 1
 
     def _program(self, start, buf):
-        # NOR flash can only clear bits: the result is old AND new, a sector at a time.
+        # NOR flash can only clear bits: the result is old AND new. Done in small pieces: the
+        # port's flash driver needs no heap, so the double must not need blocks of a sector
+        # either (heap measurements run through it).
         d = self._buf()
-        n = len(buf)
-        pos = 0
-        while pos < n:
-            k = min(SECTOR, n - pos)
+        mv = memoryview(buf)
+        n = len(mv)
+        for pos in range(0, n, _PIECE):
+            k = min(_PIECE, n - pos)
             old = int.from_bytes(d[start + pos:start + pos + k], "big")
-            new = int.from_bytes(bytes(buf[pos:pos + k]), "big")
+            new = int.from_bytes(mv[pos:pos + k], "big")
             d[start + pos:start + pos + k] = (old & new).to_bytes(k, "big")
-            pos += k
 
     def ioctl(self, op, arg):
         if op in (1, 2, 3):
