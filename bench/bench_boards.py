@@ -15,11 +15,16 @@ import sys
 import tempfile
 import time
 
+import benchkit
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 for p in ("lib", "port_cpython", "tools"):
     sys.path.insert(0, os.path.join(ROOT, p))
 
 MICROPYPATH = "lib:tests/doubles:boards/common:boards/esp32:boards/rp2:.frozen"
+# NHL_FROZEN_MICROPYTHON (a unix port built with boards/unix/manifest.py, `make frozen-unix`):
+# the same measurements with the library and the shared board glue frozen in, as in firmware
+FROZEN_MICROPYPATH = "tests/doubles:boards/esp32:boards/rp2:.frozen"
 STEP = 8 * 1024
 APP_BYTES = 1400 * 1024
 
@@ -71,38 +76,39 @@ def build(work):
             "fw_bytes": {"esp32": os.path.getsize(esp), "rp2": os.path.getsize(rp2)}}
 
 
-def probe(board, rel, work, heap):
-    from nhl.hub.testing import micropython_binary
-
-    scratch = os.path.join(work, "scratch-%s" % board)
+def probe(board, rel, work, heap, interp):
+    _label, binary, path = interp
+    scratch = os.path.join(work, "scratch-%s-%s" % (board, interp[0].replace(" ", "-")))
     t0 = time.monotonic()
-    r = subprocess.run([micropython_binary(), "-X", "heapsize=%d" % heap,
+    r = subprocess.run([binary, "-X", "heapsize=%d" % heap,
                         "tests/doubles/board_scenario.py", "apply", board, rel[board],
                         rel["pub"], scratch], cwd=ROOT, capture_output=True, text=True,
-                       env=dict(os.environ, MICROPYPATH=MICROPYPATH), timeout=900)
+                       env=dict(os.environ, MICROPYPATH=path), timeout=900)
     return r.returncode == 0 and "APPLY OK" in r.stdout, time.monotonic() - t0, r.stdout
 
 
-def smallest(board, rel, work):
-    ok, roomy, out = probe(board, rel, work, 4 << 20)
+def smallest(board, rel, work, interp):
+    ok, roomy, out = probe(board, rel, work, 4 << 20, interp)
     if not ok:
         raise RuntimeError("%s apply fails even with a 4 MiB heap:\n%s" % (board, out))
-    lo, hi = 64 * 1024, 4 << 20
+    lo, hi = 32 * 1024, 4 << 20
     while hi - lo > STEP:
         mid = (lo + hi) // 2 // STEP * STEP
-        if probe(board, rel, work, mid)[0]:
+        if probe(board, rel, work, mid, interp)[0]:
             hi = mid
         else:
             lo = mid
-    while not all(probe(board, rel, work, hi)[0] for _ in range(2)):  # fragmentation
+    while not all(probe(board, rel, work, hi, interp)[0] for _ in range(2)):  # fragmentation
         hi += STEP
     return hi, lo, roomy
 
 
-def hub_probe(hub, rel, work, heap, n):
+def hub_probe(hub, rel, work, heap, n, interp):
     """The esp32 board device with the link: True when the new slot was confirmed."""
     from nhl.hub import firmware as hubfw
-    from nhl.hub.testing import DeviceProcess, device_config, micropython_binary
+    from nhl.hub.testing import DeviceProcess, device_config
+
+    _label, binary, path = interp
 
     d = os.path.join(work, "hub-probe-%d" % n)
     os.makedirs(d)
@@ -113,9 +119,9 @@ def hub_probe(hub, rel, work, heap, n):
 
     dev.interp, dev.lines, dev._q, dev._seen = "esp32", [], queue.Queue(), 0
     dev.proc = subprocess.Popen(
-        [micropython_binary(), "-X", "heapsize=%d" % heap, "tests/doubles/board_device.py", cfg,
+        [binary, "-X", "heapsize=%d" % heap, "tests/doubles/board_device.py", cfg,
          os.path.join(d, "chip"), "2", "4mib"], cwd=ROOT,
-        env=dict(os.environ, MICROPYPATH=MICROPYPATH + ":boards/unix"),
+        env=dict(os.environ, MICROPYPATH=path + ":boards/unix"),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
     dev._t = threading.Thread(target=dev._pump, daemon=True)
     dev._t.start()
@@ -134,10 +140,12 @@ def hub_probe(hub, rel, work, heap, n):
         dev.stop()
 
 
-def smallest_with_link(rel, work):
+def smallest_with_link(rel, work, interp):
     from nhl.hub import init_dir
     from nhl.hub.testing import HubThread
 
+    work = os.path.join(work, interp[0].replace(" ", "-"))
+    os.makedirs(work)
     hub_dir = os.path.join(work, "hub")
     init_dir(hub_dir)
     hub = HubThread(hub_dir)
@@ -145,13 +153,13 @@ def smallest_with_link(rel, work):
 
     def probe(heap):
         n[0] += 1
-        return hub_probe(hub, rel, work, heap, n[0])
+        return hub_probe(hub, rel, work, heap, n[0], interp)
 
     try:
         ok, roomy = probe(4 << 20)
         if not ok:
             raise RuntimeError("the esp32 board device fails even with a 4 MiB heap")
-        lo, hi = 128 * 1024, 4 << 20
+        lo, hi = 64 * 1024, 4 << 20
         while hi - lo > STEP:
             mid = (lo + hi) // 2 // STEP * STEP
             if probe(mid)[0]:
@@ -166,24 +174,28 @@ def smallest_with_link(rel, work):
 
 
 def main():
+    link = "esp32 + link (join, TLS download, apply, reset, rejoin, confirm)"
+    rows = []
     with tempfile.TemporaryDirectory() as work:
         rel = build(work)
-        res = {b: smallest(b, rel, work) for b in ("esp32", "rp2")}
-        res["esp32 + link (join, TLS download, apply, reset, rejoin, confirm)"] = \
-            smallest_with_link(rel, work)
-        rel["app_bytes"][list(res)[-1]] = rel["app_bytes"]["esp32"]
-        rel["fw_bytes"][list(res)[-1]] = rel["fw_bytes"]["esp32"]
-    print("| board HAL (unix port, x64) | payload | archive | smallest -X heapsize "
+        rel["app_bytes"][link] = rel["app_bytes"]["esp32"]
+        rel["fw_bytes"][link] = rel["fw_bytes"]["esp32"]
+        for interp in benchkit.interpreters(MICROPYPATH, FROZEN_MICROPYPATH):
+            for b in ("esp32", "rp2"):
+                rows.append((interp[0], b, smallest(b, rel, work, interp)))
+            rows.append((interp[0], link, smallest_with_link(rel, work, interp)))
+    print("| board HAL (unix port, x64) | library | payload | archive | smallest -X heapsize "
           "| largest failing | time at 4 MiB heap |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|")
     out = {}
-    for b, (hi, lo, roomy) in res.items():
-        print("| %s | %d KiB | %d KiB | %d KiB | %d KiB | %.1f s |"
-              % (b, rel["app_bytes"][b] // 1024, rel["fw_bytes"][b] // 1024, hi // 1024,
+    for label, b, (hi, lo, roomy) in rows:
+        print("| %s | %s | %d KiB | %d KiB | %d KiB | %d KiB | %.1f s |"
+              % (b, label, rel["app_bytes"][b] // 1024, rel["fw_bytes"][b] // 1024, hi // 1024,
                  lo // 1024, roomy))
-        out[b] = {"min_heap_kib": hi // 1024, "max_failing_kib": lo // 1024,
-                  "apply_s": round(roomy, 2), "payload_bytes": rel["app_bytes"][b],
-                  "archive_bytes": rel["fw_bytes"][b]}
+        key = b if label == "library in files" else "%s (%s)" % (b, label)
+        out[key] = {"min_heap_kib": hi // 1024, "max_failing_kib": lo // 1024,
+                    "apply_s": round(roomy, 2), "payload_bytes": rel["app_bytes"][b],
+                    "archive_bytes": rel["fw_bytes"][b]}
     return out
 
 

@@ -20,12 +20,12 @@ ROOTFS = 256 * 1024
 STEP = 8 * 1024
 
 
-def _probe(hub, rel, work, heap, n):
+def _probe(hub, rel, work, heap, n, interp):
     import subprocess
 
     from demo import ENV_COUNT, ENV_OFFSET, ENV_REDUND, provision, read_env
     from nhl.hub import firmware as hubfw
-    from nhl.hub.testing import device_config, micropython_binary
+    from nhl.hub.testing import device_config
 
     d = os.path.join(work, "p%d" % n)
     os.makedirs(d)
@@ -33,11 +33,12 @@ def _probe(hub, rel, work, heap, n):
     cfg = device_config(hub, d, "dev", block_device=flash,
                         uboot_env=[ENV_OFFSET, ENV_COUNT, ENV_REDUND],
                         fwup_public_keys=[rel["key"]])
-    env = dict(os.environ, MICROPYPATH="lib:boards/unix:.frozen")
+    _label, binary, path = interp
+    env = dict(os.environ, MICROPYPATH=path)
     rec0 = hub.device("device-1")
     before = rec0.connections if rec0 else 0
     t0 = time.monotonic()
-    proc = subprocess.Popen([micropython_binary(), "-X", "heapsize=%d" % heap,
+    proc = subprocess.Popen([binary, "-X", "heapsize=%d" % heap,
                              "boards/unix/main.py", "--config", cfg, "--on-reboot", "exit"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, bufsize=1)
@@ -79,11 +80,42 @@ def _probe(hub, rel, work, heap, n):
             proc.wait()
 
 
+def smallest(hub, rel, work, interp, n):
+    """(smallest heap, largest failing, update time at 2 MiB, probes) for one interpreter."""
+    def probe(heap):
+        n[0] += 1
+        return _probe(hub, rel, work, heap, n[0], interp)
+
+    ok, roomy_s = probe(2 << 20)
+    if not ok:
+        raise RuntimeError("the update fails even with a 2 MiB heap (%s)" % interp[0])
+    lo, hi = 64 * 1024, 2 << 20  # lo fails (assumed), hi passes
+    probes = [(2 << 20, True)]
+    while hi - lo > STEP:
+        mid = (lo + hi) // 2 // STEP * STEP
+        ok, _ = probe(mid)
+        probes.append((mid, ok))
+        if ok:
+            hi = mid
+        else:
+            lo = mid
+    # heaps fragment: the answer must pass three times in a row
+    while True:
+        again = [probe(hi)[0] for _ in range(2)]
+        probes += [(hi, o) for o in again]
+        if all(again):
+            break
+        hi += STEP
+    return hi, lo, roomy_s, probes
+
+
 def main():
+    import benchkit
     from demo import make_keys, make_release, rootfs_bytes
     from nhl.hub import init_dir
     from nhl.hub.testing import HubThread
 
+    results = []
     with tempfile.TemporaryDirectory() as work:
         fw_dir = os.path.join(work, "fw")
         os.makedirs(fw_dir)
@@ -98,44 +130,29 @@ def main():
         hub = HubThread(hub_dir)
         try:
             n = [0]
-
-            def probe(heap):
-                n[0] += 1
-                return _probe(hub, rel, work, heap, n[0])
-
-            ok, roomy_s = probe(2 << 20)
-            if not ok:
-                raise RuntimeError("the update fails even with a 2 MiB heap")
-            lo, hi = 256 * 1024, 2 << 20  # lo fails (assumed), hi passes
-            probes = [(2 << 20, True)]
-            while hi - lo > STEP:
-                mid = (lo + hi) // 2 // STEP * STEP
-                ok, _ = probe(mid)
-                probes.append((mid, ok))
-                if ok:
-                    hi = mid
-                else:
-                    lo = mid
-            # heaps fragment: the answer must pass three times in a row
-            while True:
-                again = [probe(hi)[0] for _ in range(2)]
-                probes += [(hi, o) for o in again]
-                if all(again):
-                    break
-                hi += STEP
+            for interp in benchkit.interpreters("lib:boards/unix:.frozen", ".frozen"):
+                results.append((interp[0], smallest(hub, rel, work, interp, n)))
         finally:
             hub.stop()
-    print("| measure | value |")
-    print("|---|---|")
-    print("| smallest -X heapsize for join + TLS download + apply + reboot | %d KiB |" % (hi // 1024))
-    print("| largest failing heapsize probed | %d KiB |" % (lo // 1024))
-    print("| update wall time at 2 MiB heap (%d KiB rootfs) | %.1f s |" % (ROOTFS // 1024,
-                                                                         roomy_s))
-    print("| probes | %s |" % ", ".join("%dK %s" % (h // 1024, "ok" if o else "fail")
-                                        for h, o in probes))
-    return {"min_heap_kib": hi // 1024, "max_failing_kib": lo // 1024,
-            "roomy_update_s": round(roomy_s, 2), "rootfs_kib": ROOTFS // 1024,
-            "probes": [[h, o] for h, o in probes]}
+    print("| measure | library | value |")
+    print("|---|---|---|")
+    out = {}
+    for label, (hi, lo, roomy_s, probes) in results:
+        print("| smallest -X heapsize for join + TLS download + apply + reboot | %s | %d KiB |"
+              % (label, hi // 1024))
+        print("| largest failing heapsize probed | %s | %d KiB |" % (label, lo // 1024))
+        print("| update wall time at 2 MiB heap (%d KiB rootfs) | %s | %.1f s |"
+              % (ROOTFS // 1024, label, roomy_s))
+        print("| probes | %s | %s |" % (label, ", ".join(
+            "%dK %s" % (h // 1024, "ok" if o else "fail") for h, o in probes)))
+        res = {"min_heap_kib": hi // 1024, "max_failing_kib": lo // 1024,
+               "roomy_update_s": round(roomy_s, 2), "rootfs_kib": ROOTFS // 1024,
+               "probes": [[h, o] for h, o in probes]}
+        if label == "library in files":
+            out.update(res)
+        else:
+            out["frozen"] = res
+    return out
 
 
 if __name__ == "__main__":

@@ -43,6 +43,17 @@ def micropython():
     return venv if os.path.exists(venv) else shutil.which("micropython")
 
 
+def interpreters(files_path, frozen_path):
+    """``[(label, binary, MICROPYPATH)]`` for heap measurements: the library in files, plus the
+    library frozen in when ``NHL_FROZEN_MICROPYTHON`` names a unix port built with
+    ``boards/unix/manifest.py`` (``make frozen-unix``), as board firmware carries it."""
+    out = [("library in files", micropython(), files_path)]
+    frozen = os.environ.get("NHL_FROZEN_MICROPYTHON")
+    if frozen:
+        out.append(("library frozen", frozen, frozen_path))
+    return out
+
+
 def run_script(script, interp, heap="8M", micropypath="lib:.frozen", timeout=600):
     """Run *script* (source text) from the repo root on ``"cpython"`` or ``"micropython"``;
     returns the ``subprocess.CompletedProcess`` (text output)."""
