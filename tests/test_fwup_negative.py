@@ -15,7 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FX = os.path.join(ROOT, "tests", "fixtures", "fwup")
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 # Smallest heap measured through the CLI with code compiled from lib/ .py sources: F08 applies
-# at 207K (206K fails; 209K too, by fragmentation); plus a margin (docs/fwup-heap.md)
+# at 202K, then 204K/206K fail (fragmentation) and all from 208K work; plus a margin
 MP_HEAP = "224K"
 
 
