@@ -63,10 +63,11 @@ freeze: venv
 	$(VENV)/bin/nhl freeze --board $(BOARD)
 
 ## frozen-unix: a unix-port micropython with the library frozen in (boards/unix/manifest.py), built
-## from a MicroPython checkout; FROZEN_UNIX_OPTS passes more options (e.g. MICROPY_PY_SSL=0).
+## from a MicroPython checkout into FROZEN_UNIX; FROZEN_UNIX_OPTS passes more options (e.g.
+## CROSS_COMPILE=i686-linux-gnu- for a 32-bit build: give it its own FROZEN_UNIX).
 ## test-frozen: the fwup fixtures on it, F08 in a 96 KiB heap. CI has no MicroPython source.
 MICROPY_DIR ?=
-FROZEN_UNIX := $(CURDIR)/.frozen-build/unix-port
+FROZEN_UNIX ?= $(CURDIR)/.frozen-build/unix-port
 frozen-unix:
 	@test -d "$(MICROPY_DIR)/ports/unix" || { echo "make frozen-unix: set MICROPY_DIR to a \
 	MicroPython checkout (with 'make -C ports/unix submodules' done)"; exit 2; }

@@ -1,6 +1,6 @@
 """The applier's block actions: ``raw_memset``, ``trim``, ``mbr_write`` and the U-Boot
 environment ones (``uboot_setenv/unsetenv/clearenv/recover``), loaded only for tasks that
-use them. Largest buffers: 8 blocks of memset pattern (4 KiB); U-Boot environments are read
+use them. Largest buffers: 2 blocks of memset pattern (1 KiB); U-Boot environments are read
 and written a block at a time.
 """
 
@@ -21,7 +21,7 @@ def run(app, name, args):
         value = to_int(args[2])
         if count < 1 or not 0 <= value <= 255:
             raise ArchiveError("raw_memset: bad count %r or value %r" % (args[1], args[2]))
-        group = 8 if count >= 8 else count  # 4 KiB of pattern: fits beside the deflate window
+        group = 2 if count >= 2 else count  # 1 KiB of pattern: fits beside the deflate window
         buf = bytes([value]) * (group * BLOCK)
         done = 0
         while done < count:
