@@ -5,8 +5,10 @@ real 4 MiB OTA partition table, flash kept in files by the esp32 double) and ``b
 heap for the whole client on the ESP32 HAL: join ``nhl hub`` over TLS, download and apply the
 same 1.4 MB archive, reset, boot the new slot on trial, rejoin and confirm it.
 
-The unix port is 64-bit: objects are about twice their size on a 32-bit MCU, so these
-numbers are upper bounds for ESP32/RP2 (which also need room for Wi-Fi and TLS buffers).
+The pip unix port is 64-bit: pointers are twice their size on a 32-bit MCU, so these
+numbers are upper bounds for ESP32/RP2. With ``NHL_FROZEN_MICROPYTHON`` (a unix port built
+with ``boards/unix/manifest.py``, e.g. 32-bit with ``CROSS_COMPILE=i686-linux-gnu-``) each
+row is measured again with the library frozen in, as firmware carries it.
 """
 
 import os
