@@ -21,6 +21,7 @@ from nerves_hub_link.hal import IOCTL_BLOCK_COUNT, IOCTL_SYNC, block_size
 BLOCK = 512
 SEG = 131072
 SEG_BLOCKS = 256
+SAVE_RUN = 64  # blocks the undo journal reads at once (32 KiB)
 FULL = (1 << SEG_BLOCKS) - 1
 MAX_OFFSET = 1 << 62
 # zeros are written in chunks of this size, allocated when needed (small on MicroPython,
@@ -330,9 +331,21 @@ class SegmentCache:
             hi = min(hi, comm)
         if hi <= lo:
             return
-        for i in range((hi - lo) // BLOCK):
-            if new >> (first + i) & 1:  # block by block: no buffer as long as the write
-                self.journal.save(b0 + first + i, self.dev.read(lo + i * BLOCK, BLOCK))
+        n = (hi - lo) // BLOCK
+        i = 0
+        while i < n:
+            if not new >> (first + i) & 1:
+                i += 1
+                continue
+            # one read per run of blocks to keep, at most SAVE_RUN: no buffer as long as a big
+            # write (MicroPython writes are 1 KiB, so its runs are 2 blocks at most)
+            j = i + 1
+            while j < n and j - i < SAVE_RUN and new >> (first + j) & 1:
+                j += 1
+            old = memoryview(self.dev.read(lo + i * BLOCK, (j - i) * BLOCK))
+            for k in range(i, j):
+                self.journal.save(b0 + first + k, old[(k - i) * BLOCK:(k - i + 1) * BLOCK])
+            i = j
 
     def read(self, off, n):
         """Read bytes as fwup's cache would return them (trimmed segments read as zeros)."""
