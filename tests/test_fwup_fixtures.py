@@ -6,6 +6,7 @@ rises monotonically and ends at 100 on success. On CPython the framed output mus
 byte-identical (progress included). Also ``-V``, ``-m`` and ``-l`` against the fixtures.
 """
 
+import functools
 import gzip
 import hashlib
 import json
@@ -33,16 +34,14 @@ FROZEN = os.environ.get("NHL_FROZEN_MICROPYTHON")
 # every step fits in 96 KiB on a 32-bit build, as on boards (smallest measured: 90K), and in
 # 128 KiB on x64 (108K); docs/fwup-heap.md
 FROZEN_HEAP = {32: "96K", 64: "128K"}
-_bits = []
 
 
+@functools.cache
 def frozen_bits():
     """Word size of the NHL_FROZEN_MICROPYTHON interpreter: 32 or 64."""
-    if not _bits:
-        r = subprocess.run([FROZEN, "-c", "import sys; print(sys.maxsize > 1 << 32)"],
-                           capture_output=True, timeout=60)
-        _bits.append(64 if r.stdout.strip() == b"True" else 32)
-    return _bits[0]
+    r = subprocess.run([FROZEN, "-c", "import sys; print(sys.maxsize > 1 << 32)"],
+                       capture_output=True, timeout=60)
+    return 64 if r.stdout.strip() == b"True" else 32
 
 
 def _cmd(interp, heap=None):
