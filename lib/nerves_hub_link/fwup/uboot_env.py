@@ -45,43 +45,32 @@ def decode_from(read, size, redundant=False, block=0, raw=False):
     if size < start + 1:
         raise FwupError("Invalid U-boot environment")
     expected = struct.unpack("<I", bytes(read(0, 4)))[0]
-    # one pass: the CRC over every piece, the pairs until the empty one; a parse error is
-    # reported only once the CRC matched (fwup checks the CRC first)
     got = 0
-    env = {}
-    pair = bytearray()  # the pair being read (it may span pieces)
-    at = start  # where it starts
-    done = False
-    err = None
     for pos in range(start, size, PIECE):
-        piece = bytes(read(pos, min(PIECE, size - pos)))
-        got = binascii.crc32(piece, got)
-        i = 0
-        while not done and i < len(piece):
-            if not pair and piece[i] == 0:
-                done = True  # the empty pair ends the list
-                break
-            z = piece.find(b"\x00", i)
-            if z < 0:
-                pair += piece[i:]
-                break
-            pair += piece[i:z]
-            try:
-                _pair(env, pair, at, block, raw)
-            except FwupError as e:
-                err = e
-                done = True
-                break
-            pair = bytearray()
-            i = z + 1
-            at = pos + i
+        got = binascii.crc32(read(pos, min(PIECE, size - pos)), got)
     got &= 0xFFFFFFFF
     if expected != got:
         raise FwupError("U-boot environment (block %d) CRC32 mismatch (expected 0x%08x; got 0x%08x)"
                         % (block, expected, got))
-    if err is not None:
-        raise err
-    if pair and not done:
+    env = {}
+    pair = bytearray()  # the pair being read (it may span pieces)
+    at = start  # where it starts
+    for pos in range(start, size, PIECE):
+        chunk = bytes(read(pos, min(PIECE, size - pos)))
+        i = 0
+        while i < len(chunk):
+            if not pair and chunk[i] == 0:
+                return env  # the empty pair ends the list
+            z = chunk.find(b"\x00", i)
+            if z < 0:
+                pair += chunk[i:]
+                break
+            pair += chunk[i:z]
+            _pair(env, pair, at, block, raw)
+            pair = bytearray()
+            i = z + 1
+            at = pos + i
+    if pair:
         raise FwupError("Invalid U-boot environment")
     return env
 
