@@ -45,6 +45,8 @@ def decode_from(read, size, redundant=False, block=0, raw=False):
     if size < start + 1:
         raise FwupError("Invalid U-boot environment")
     expected = struct.unpack("<I", bytes(read(0, 4)))[0]
+    # two passes over the pieces: the CRC first, so a bad copy (blank flash is all 0xFF, one
+    # endless "pair") is refused before any pair is collected
     got = 0
     for pos in range(start, size, PIECE):
         got = binascii.crc32(read(pos, min(PIECE, size - pos)), got)
