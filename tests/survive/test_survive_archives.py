@@ -178,6 +178,7 @@ def test_overlapping_writes_follow_fwup_last_one_wins():
     assert after[:10 * 512] == before[:10 * 512] and after[22 * 512:] == before[22 * 512:]
 
 
+@pytest.mark.filterwarnings("ignore:Duplicate name:UserWarning")
 def test_duplicate_entries():
     good = os.urandom(1024)
     evil = os.urandom(1024)
