@@ -10,6 +10,7 @@ cannot vouch for it). Both interpreters (the MicroPython HAL loads every CA give
 
 import asyncio
 import hashlib
+import json
 import os
 import socket
 import ssl
@@ -27,6 +28,18 @@ from nhl_port.device import CPythonHAL
 
 BODY = bytes((i * 13 + 5) & 0xFF for i in range(50000))
 
+SINK = """
+class Sink:
+    def __init__(self):
+        self.h = hashlib.sha256()
+
+    def write(self, chunk):
+        self.h.update(chunk)
+
+    def restart(self):
+        self.h = hashlib.sha256()
+"""
+
 DEVICE = """
 import asyncio, binascii, hashlib, json, sys
 from nerves_hub_link.config import Config
@@ -38,18 +51,7 @@ from unix_hal import UnixHAL
 url, fields, data = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
 hal = UnixHAL(data)
 cfg = Config.from_dict(fields)
-
-
-class Sink:
-    def __init__(self):
-        self.h = hashlib.sha256()
-
-    def write(self, chunk):
-        self.h.update(chunk)
-
-    def restart(self):
-        self.h = hashlib.sha256()
-
+""" + SINK + """
 
 sink = Sink()
 dl = Downloader(url, sink, download_opener(cfg, hal), hal.ticks_ms, hal.sleep_ms,
@@ -109,15 +111,9 @@ def server(pki):
     sock.close()
 
 
-class Sink:
-    def __init__(self):
-        self.h = hashlib.sha256()
-
-    def write(self, chunk):
-        self.h.update(chunk)
-
-    def restart(self):
-        self.h = hashlib.sha256()
+_ns = {"hashlib": hashlib}
+exec(SINK, _ns)  # the same sink the MicroPython script defines
+Sink = _ns["Sink"]
 
 
 def _cpython_download(url, cfg, tmp_path):
@@ -146,8 +142,6 @@ def _mp_download(url, fields, tmp_path):
     script = tmp_path / "device.py"
     script.write_text(DEVICE)
     env = dict(os.environ, MICROPYPATH="lib:boards/unix:.frozen")
-    import json
-
     r = subprocess.run([micropython_binary(), str(script), url, json.dumps(fields),
                         str(tmp_path / "data")], cwd=ROOT, env=env, capture_output=True,
                        text=True, timeout=120)
